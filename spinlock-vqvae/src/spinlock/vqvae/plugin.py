@@ -1,0 +1,4 @@
+"""Entry point of spinlock-vqvae in the `spinlock` plugin group.
+
+Components are registered here with lazy `"module:attr"` factories so that loading the plugin imports no torch.
+"""
