@@ -189,7 +189,7 @@ class PluginManager:
         for hook_name, kind in REGISTRATION_HOOKS.items():
             registry = self.components[kind]
             caller = getattr(self.pm.hook, hook_name)
-            for impl in reversed(caller.get_hookimpls()):  # registration order
+            for impl in caller.get_hookimpls():  # registration order
                 record = self.records.get(impl.plugin_name)
                 if record is None or not record.ok:
                     continue
@@ -219,7 +219,7 @@ class PluginManager:
 
     def call_command_hooks(self, app: Any) -> None:
         """Let plugins add CLI commands; a failing plugin is recorded, the others still add theirs."""
-        for impl in reversed(self.pm.hook.spinlock_register_commands.get_hookimpls()):
+        for impl in self.pm.hook.spinlock_register_commands.get_hookimpls():
             record = self.records.get(impl.plugin_name)
             if record is None or not record.ok:
                 continue
@@ -245,6 +245,7 @@ def build_plugin_manager(
     entry_points: Iterable[EntryPointInfo] | None = None,
     extra_plugins: Sequence[tuple[str, object]] = (),
     strict: bool | None = None,
+    warn: bool = True,
 ) -> PluginManager:
     """Build a fresh plugin manager.
 
@@ -252,6 +253,8 @@ def build_plugin_manager(
     :param entry_points: use these instead of the installed ones (tests).
     :param extra_plugins: ``(name, object)`` pairs registered after the entry points (tests, notebooks).
     :param strict: raise :class:`PluginLoadError` on any failure; default from ``SPINLOCK_STRICT_PLUGINS``.
+    :param warn: when not strict, emit a :class:`PluginWarning` per failure (callers that report failures
+        themselves, like the CLI, turn this off).
     """
     import importlib
 
@@ -271,7 +274,7 @@ def build_plugin_manager(
         strict = _env_flag(STRICT_ENV)
     if strict:
         manager.raise_if_failed()
-    elif manager.failures:
+    elif warn:
         for failure in manager.failures:
             warnings.warn(
                 f"spinlock plugin {failure.name} ({failure.distribution} {failure.version}) "

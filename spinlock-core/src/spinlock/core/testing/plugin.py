@@ -40,7 +40,7 @@ def register_plugin() -> Callable[..., PluginManager]:
 
     def make(plugin: Any, *, name: str = "test-plugin", entry_points: bool = False) -> PluginManager:
         return build_plugin_manager(
-            load_entry_points=entry_points, extra_plugins=[(name, plugin)], strict=False
+            load_entry_points=entry_points, extra_plugins=[(name, plugin)], strict=False, warn=False
         )
 
     return make
@@ -52,6 +52,6 @@ def fake_entry_points() -> Callable[..., PluginManager]:
     from spinlock.core.plugins import build_plugin_manager
 
     def make(*entry_points: EntryPointInfo, strict: bool = False) -> PluginManager:
-        return build_plugin_manager(entry_points=list(entry_points), strict=strict)
+        return build_plugin_manager(entry_points=list(entry_points), strict=strict, warn=False)
 
     return make
