@@ -13,6 +13,7 @@ from spinlock.core.cli.errors import CliError
 COMMAND_MODULES: tuple[str, ...] = (
     "spinlock.core.cli.plugin_commands",
     "spinlock.core.cli.config_commands",
+    "spinlock.core.cli.sample_commands",
     "spinlock.core.cli.dataset_commands",
 )
 

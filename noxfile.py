@@ -1,0 +1,278 @@
+"""Every developer and CI task of the Spinlock monorepo.
+
+    nox                      # the default sessions, the same set CI runs (see README / .ci/run)
+    nox -s tests -- -k sobol # pass arguments through to pytest
+    nox -R -s tests          # reuse the session's venv, skip installs (fast local loop)
+
+Rules that keep this working on a plain machine:
+
+- Virtualenv backend with pip (never uv): pip on our machines installs the CPU build of torch from a local
+  wheel store; uv would download a multi-GB CUDA build instead.
+- Every install passes ``-c constraints/ci.txt`` (torch==2.13.0, the CPU build). Published metadata keeps
+  ranges; only these pins are exact.
+- Built wheels are installed by file path, never by name through ``--find-links``, so that a copy on an
+  index can never stand in for the wheel we just built.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import shutil
+import tempfile
+import zipfile
+from email.parser import HeaderParser
+from pathlib import Path
+
+import nox
+
+nox.needs_version = ">=2024.3.2"  # requires=
+nox.options.default_venv_backend = "virtualenv"
+nox.options.error_on_external_run = True
+# Must stay the set the README's test command names (and .ci/run runs).
+nox.options.sessions = ["lint", "typecheck", "tests", "build", "wheel_smoke", "example_plugin"]
+
+ROOT = Path(__file__).parent.resolve()
+CONSTRAINTS = ("-c", str(ROOT / "constraints" / "ci.txt"))
+DISTS = ("core", "operators", "features", "vqvae", "noa")
+DIST_DIR = ROOT / "dist"
+EXAMPLE = ROOT / "examples" / "spinlock-example-plugin"
+CHECK_INSTALLED = ROOT / "tests" / "packaging" / "check_installed.py"
+LINT_PATHS = ("spinlock-*/src", "tests", "examples", "benchmarks", "noxfile.py")
+DEFAULT_MARKERS = "not slow and not gpu"
+
+
+def dist_dir(name: str) -> Path:
+    return ROOT / f"spinlock-{name}"
+
+
+def install(session: nox.Session, *args: str) -> None:
+    """``pip install`` under the CI constraints."""
+    session.install(*CONSTRAINTS, *args)
+
+
+def install_editable(session: nox.Session, *extra: str) -> None:
+    """All five distributions editable (one pip call, so siblings resolve to each other), plus ``extra``.
+
+    hatchling goes in first and the editable builds reuse it (no isolated build env per distribution:
+    five of those cost about half a minute on two cores).
+    """
+    install(session, "hatchling")
+    editables = [arg for name in DISTS for arg in ("-e", str(dist_dir(name)))]
+    install(session, "--no-build-isolation", *editables, *extra)
+
+
+def source_roots() -> str:
+    """The five ``src`` directories, as a PYTHONPATH."""
+    return os.pathsep.join(str(dist_dir(name) / "src") for name in DISTS)
+
+
+def existing(paths: tuple[str, ...]) -> list[str]:
+    found: list[str] = []
+    for pattern in paths:
+        found += sorted(glob.glob(str(ROOT / pattern)))
+    return found
+
+
+def built_wheel(name: str, where: Path = DIST_DIR) -> Path:
+    """The one wheel of ``spinlock-<name>`` in ``where``."""
+    wheels = sorted(where.glob(f"spinlock_{name}-*.whl"))
+    if len(wheels) != 1:
+        raise RuntimeError(f"expected one spinlock-{name} wheel in {where}, found {[w.name for w in wheels]}")
+    return wheels[0]
+
+
+def wheel_requirements(wheel: Path) -> list[str]:
+    """Names of the ``spinlock-*`` distributions a wheel requires (from its METADATA)."""
+    with zipfile.ZipFile(wheel) as zf:
+        metadata_name = next(n for n in zf.namelist() if n.endswith(".dist-info/METADATA"))
+        headers = HeaderParser().parsestr(zf.read(metadata_name).decode())
+    names = []
+    for requirement in headers.get_all("Requires-Dist") or []:
+        if "extra ==" in requirement:
+            continue
+        name = requirement.split(";")[0].strip()
+        for sep in "<>=!~ [(":
+            name = name.split(sep)[0]
+        if name.startswith("spinlock-"):
+            names.append(name.removeprefix("spinlock-"))
+    return names
+
+
+def wheel_closure(name: str) -> list[Path]:
+    """The wheel of ``spinlock-<name>`` and of every spinlock distribution it needs, transitively."""
+    todo, seen = [name], []
+    while todo:
+        current = todo.pop()
+        if current in seen:
+            continue
+        seen.append(current)
+        todo += wheel_requirements(built_wheel(current))
+    return [built_wheel(n) for n in seen]
+
+
+# -- quality -------------------------------------------------------------------------------------------
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """ruff check, ruff format --check, then the import contracts of pyproject.toml (lint-imports).
+
+    ``nox -s lint -- PATH ...`` runs ruff on those paths only.
+    """
+    install(session, "ruff", "import-linter")
+    paths = session.posargs or existing(LINT_PATHS)
+    session.run("ruff", "check", *paths)
+    session.run("ruff", "format", "--check", *paths)
+    # import-linter only needs to find the packages, not their dependencies (no torch install).
+    session.run("lint-imports", env={"PYTHONPATH": source_roots()})
+
+
+@nox.session
+def typecheck(session: nox.Session) -> None:
+    """mypy over the five packages of the namespace (configuration in the root pyproject.toml)."""
+    install_editable(session, "mypy", "types-PyYAML", "pytest", "hypothesis")
+    session.run(
+        "mypy",
+        *[arg for name in DISTS for arg in ("-p", f"spinlock.{name}")],
+        *session.posargs,
+    )
+
+
+# -- tests ---------------------------------------------------------------------------------------------
+
+
+def install_test_env(session: nox.Session) -> None:
+    install_editable(session, "pytest", "hypothesis", "build", "hatchling", str(EXAMPLE))
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    """One pytest run over all packages (editable), strict plugin loading, no slow or GPU tests."""
+    install_test_env(session)
+    session.run(
+        "pytest",
+        "tests",
+        "-m",
+        DEFAULT_MARKERS,
+        *session.posargs,
+        env={"SPINLOCK_STRICT_PLUGINS": "1"},
+    )
+
+
+@nox.session(default=False)
+def tests_slow(session: nox.Session) -> None:
+    """Only the tests marked ``slow``."""
+    install_test_env(session)
+    session.run(
+        "pytest",
+        "tests",
+        "-m",
+        "slow and not gpu",
+        *session.posargs,
+        env={"SPINLOCK_STRICT_PLUGINS": "1"},
+        success_codes=[0, 5],  # 5: no test is marked slow yet
+    )
+
+
+@nox.session(default=False, venv_params=["--system-site-packages"])
+def gpu(session: nox.Session) -> None:
+    """Tests marked ``gpu``, for a machine with CUDA (uses the system's CUDA torch when it has one)."""
+    install_test_env(session)
+    session.run("python", "-c", "import torch; print('CUDA available:', torch.cuda.is_available())")
+    session.run(
+        "pytest",
+        "tests",
+        "-m",
+        "gpu",
+        *session.posargs,
+        env={"SPINLOCK_STRICT_PLUGINS": "1"},
+        success_codes=[0, 5],
+    )
+
+
+# -- packaging -----------------------------------------------------------------------------------------
+
+
+@nox.session
+def build(session: nox.Session) -> None:
+    """Wheel and sdist of each distribution into dist/, then the wheel-contents tests against dist/."""
+    install(session, "build", "hatchling", "pytest")
+    if DIST_DIR.exists():
+        shutil.rmtree(DIST_DIR)
+    for name in DISTS:
+        # hatchling is installed here, so no isolated build env per distribution (much faster on 2 cores).
+        session.run(
+            "python", "-m", "build", "--no-isolation", "--wheel", "--sdist", "--outdir", str(DIST_DIR),
+            str(dist_dir(name)),
+        )  # fmt: skip
+    session.run(
+        "pytest",
+        str(ROOT / "tests" / "packaging" / "test_wheels.py"),
+        "-p",
+        "no:spinlock",  # spinlock-core is not installed here
+        "--noconftest",
+        env={"SPINLOCK_WHEELHOUSE": str(DIST_DIR)},
+    )
+
+
+@nox.session(requires=["build"])
+@nox.parametrize("dist", DISTS)
+def wheel_smoke(session: nox.Session, dist: str) -> None:
+    """A fresh venv with only the built wheel of one distribution (and the spinlock wheels it requires)."""
+    wheels = wheel_closure(dist)
+    session.log("installing " + ", ".join(w.name for w in wheels))
+    install(session, *map(str, wheels))
+    args = [str(CHECK_INSTALLED), "--import", f"spinlock.{dist}", "--plugin", "core:spinlock-core"]
+    args += ["--component", "sampler:sobol"]
+    if dist != "core":
+        args += ["--plugin", f"{dist}:spinlock-{dist}"]
+    with tempfile.TemporaryDirectory() as tmp:
+        session.chdir(tmp)  # import nothing from the source tree
+        session.run("python", *args, env={"SPINLOCK_STRICT_PLUGINS": "1"})
+
+
+@nox.session
+def example_plugin(session: nox.Session) -> None:
+    """The third-party example beside a freshly built spinlock-core wheel: its tests, then list-plugins."""
+    install(session, "build", "hatchling")
+    with tempfile.TemporaryDirectory() as tmp:
+        session.run(
+            "python", "-m", "build", "--no-isolation", "--wheel", "--outdir", tmp, str(dist_dir("core"))
+        )  # fmt: skip
+        core_wheel = built_wheel("core", Path(tmp))
+        install(session, str(core_wheel), f"{EXAMPLE}[test]")
+    session.chdir(EXAMPLE)
+    session.run("pytest", *session.posargs, env={"SPINLOCK_STRICT_PLUGINS": "1"})
+    with tempfile.TemporaryDirectory() as tmp:
+        session.chdir(tmp)
+        session.run(
+            "python",
+            str(CHECK_INSTALLED),
+            "--import",
+            "spinlock_example_plugin",
+            "--plugin",
+            "example:spinlock-example-plugin",
+            "--component",
+            "sampler:halton",
+            "--component",
+            "sampler:sobol",
+            env={"SPINLOCK_STRICT_PLUGINS": "1"},
+        )
+
+
+# -- the main job --------------------------------------------------------------------------------------
+
+
+def run_demo(session: nox.Session) -> None:
+    """The end-to-end demonstration; extend it as the pipeline grows (generate, extract, train, tokenize)."""
+    session.run("spinlock", "--version")
+    session.run("spinlock", "list-plugins")
+    session.run("spinlock", "validate-config", str(ROOT / "examples" / "configs" / "smoke.yaml"))
+
+
+@nox.session(default=False)
+def demo(session: nox.Session) -> None:
+    """Run Spinlock's main job on the smoke config (editable installs)."""
+    install_editable(session)
+    run_demo(session)

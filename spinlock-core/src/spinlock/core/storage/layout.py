@@ -1,0 +1,120 @@
+"""Names, shapes and dtypes of the Spinlock dataset layout, format version 1.
+
+One HDF5 file per dataset. ``N`` operators, ``P`` unit-cube parameter columns, ``C`` channels, spatial extent
+``H, W`` (in general ``n_spatial_dims`` axes), ``M`` realizations, ``T`` rollout steps stored every
+``stride`` steps (``T' = ceil(T / stride)``), ``D`` feature columns. Extend, never rename, without bumping
+:data:`FORMAT_VERSION`.
+
+==================================  ===========================  =================================================
+Path                                Shape, dtype                 Attributes / meaning
+==================================  ===========================  =================================================
+``/``                               attrs                        ``spinlock_format_version`` (int), ``config``
+                                                                 (YAML text), ``provenance`` (JSON: distribution
+                                                                 -> version), ``seed`` (int), ``n_operators``
+                                                                 (int), ``n_spatial_dims`` (int)
+``/parameters/unit``                ``(N, P)`` float64           sampler's unit-cube points; attrs ``names`` (JSON
+                                                                 list, column order), ``quality`` (JSON sample
+                                                                 quality metrics), ``space`` (JSON description of
+                                                                 the parameter space)
+``/parameters/<name>``              ``(N,)`` int64 / float64 /   each typed parameter as the operator saw it
+                                    bool / utf-8 str
+``/initial_conditions/fields``      ``(N, C, H, W)`` float32     u0 of each operator
+``/initial_conditions/types``       ``(N,)`` utf-8 str           IC type name (a named variant or a generator)
+``/initial_conditions/kinds``       ``(N,)`` utf-8 str           registered generator behind the type
+``/trajectories/fields``            ``(N, M, T', C, H, W)``      optional stored states; attrs ``stride``,
+                                    float32 (float16 opt-in)     ``steps`` (T)
+``/rollout/status``                 ``(N,)`` utf-8 str           ``ok`` / ``diverged`` / ``failed``; ``pending``
+                                                                 until the sample is written
+``/rollout/diverged_step``          ``(N,)`` int32               first diverged step, ``-1`` for none
+``/features/<family>/values``       ``(N, D)`` or ``(N, T, D)``  attrs ``names`` (JSON list of D), ``version``,
+                                    float32                      ``provider``, optional ``categories`` (JSON list
+                                                                 of D)
+``/progress/done``                  ``(N,)`` bool                sample complete: all of its data is on disk
+==================================  ===========================  =================================================
+
+Unwritten float values read as NaN (the fill value), so a missing sample is never mistaken for zeros.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+FORMAT_VERSION: Final = 1
+
+# Root attributes.
+ATTR_FORMAT_VERSION: Final = "spinlock_format_version"
+ATTR_CONFIG: Final = "config"
+ATTR_PROVENANCE: Final = "provenance"
+ATTR_SEED: Final = "seed"
+ATTR_N_OPERATORS: Final = "n_operators"
+ATTR_N_SPATIAL_DIMS: Final = "n_spatial_dims"
+ROOT_ATTRS: Final = (
+    ATTR_FORMAT_VERSION,
+    ATTR_CONFIG,
+    ATTR_PROVENANCE,
+    ATTR_SEED,
+    ATTR_N_OPERATORS,
+    ATTR_N_SPATIAL_DIMS,
+)
+
+# Parameters.
+PARAMETERS: Final = "/parameters"
+PARAMETERS_UNIT: Final = "/parameters/unit"
+UNIT_NAME: Final = "unit"
+ATTR_NAMES: Final = "names"
+ATTR_QUALITY: Final = "quality"
+ATTR_SPACE: Final = "space"
+
+# Initial conditions.
+INITIAL_CONDITIONS: Final = "/initial_conditions"
+IC_FIELDS: Final = "/initial_conditions/fields"
+IC_TYPES: Final = "/initial_conditions/types"
+IC_KINDS: Final = "/initial_conditions/kinds"
+
+# Trajectories.
+TRAJECTORIES: Final = "/trajectories"
+TRAJECTORY_FIELDS: Final = "/trajectories/fields"
+ATTR_STRIDE: Final = "stride"
+ATTR_STEPS: Final = "steps"
+TRAJECTORY_DTYPES: Final = ("float32", "float16")
+
+# Rollout outcome.
+ROLLOUT: Final = "/rollout"
+ROLLOUT_STATUS: Final = "/rollout/status"
+ROLLOUT_DIVERGED_STEP: Final = "/rollout/diverged_step"
+STATUS_OK: Final = "ok"
+STATUS_DIVERGED: Final = "diverged"
+STATUS_FAILED: Final = "failed"
+STATUS_PENDING: Final = "pending"
+WRITTEN_STATUSES: Final = (STATUS_OK, STATUS_DIVERGED, STATUS_FAILED)
+STATUSES: Final = (*WRITTEN_STATUSES, STATUS_PENDING)
+NO_DIVERGENCE: Final = -1
+
+# Features.
+FEATURES: Final = "/features"
+FEATURE_VALUES: Final = "values"
+ATTR_VERSION: Final = "version"
+ATTR_PROVIDER: Final = "provider"
+ATTR_CATEGORIES: Final = "categories"
+
+# Progress.
+PROGRESS: Final = "/progress"
+PROGRESS_DONE: Final = "/progress/done"
+
+COMPRESSIONS: Final = ("none", "lzf", "gzip")
+GZIP_LEVEL: Final = 4
+
+
+def feature_values_path(family: str) -> str:
+    """HDF5 path of a family's value array, ``/features/<family>/values``."""
+    return f"{FEATURES}/{family}/{FEATURE_VALUES}"
+
+
+def parameter_path(name: str) -> str:
+    """HDF5 path of one typed parameter, ``/parameters/<name>``."""
+    return f"{PARAMETERS}/{name}"
+
+
+def stored_steps(steps: int, stride: int) -> int:
+    """Number of stored states ``T' = ceil(T / stride)`` for ``T`` steps kept every ``stride`` steps."""
+    return -(-steps // stride)
