@@ -67,7 +67,7 @@ class RolloutConfig:
     """T steps × M realizations of every operator.
 
     :param policy: ``autoregressive`` (u ← f(u)), ``residual`` (u ← u + dt·f(u)) or ``convex``
-        (u ← (1-α)u + α f(u)).
+        (u ← α u + (1-α) f(u): α is the weight kept on the previous state).
     :param divergence_threshold: a realization whose max |u| exceeds this (or turns non-finite) is diverged.
     """
 

@@ -9,10 +9,21 @@ gets these fixtures without configuration:
 - ``fake_entry_points``: ``fake_entry_points(FakeEntryPoint(...), ...)`` builds a manager from fakes.
 
 Contract checks (``check_component`` and the per-kind checks that packages add) live in
-:mod:`spinlock.core.testing.contracts`.
+:mod:`spinlock.core.testing.contracts`; tiny datasets (``make_tiny_dataset``) in
+:mod:`spinlock.core.testing.datasets`, imported on first use so that pytest start-up stays light.
 """
+
+from typing import Any
 
 from spinlock.core.testing.contracts import ContractViolation, check_component, contract_check
 from spinlock.core.testing.fakes import FakeEntryPoint
 
-__all__ = ["ContractViolation", "FakeEntryPoint", "check_component", "contract_check"]
+__all__ = ["ContractViolation", "FakeEntryPoint", "check_component", "contract_check", "make_tiny_dataset"]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "make_tiny_dataset":
+        from spinlock.core.testing.datasets import make_tiny_dataset
+
+        return make_tiny_dataset
+    raise AttributeError(name)
