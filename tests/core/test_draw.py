@@ -46,8 +46,12 @@ def test_slices_equal_the_full_draw(isolated_plugin_manager, sampler):
 
 
 def test_seed_changes_points(isolated_plugin_manager):
-    a = draw_parameters(RunConfig(n_operators=16, seed=1, parameter_space=SPACE), isolated_plugin_manager.components)
-    b = draw_parameters(RunConfig(n_operators=16, seed=2, parameter_space=SPACE), isolated_plugin_manager.components)
+    a = draw_parameters(
+        RunConfig(n_operators=16, seed=1, parameter_space=SPACE), isolated_plugin_manager.components
+    )
+    b = draw_parameters(
+        RunConfig(n_operators=16, seed=2, parameter_space=SPACE), isolated_plugin_manager.components
+    )
     assert not np.array_equal(a.unit, b.unit)
 
 
@@ -68,7 +72,9 @@ def test_sample_command(tmp_path):
     from spinlock.core.cli import build_app
 
     path = tmp_path / "run.yaml"
-    path.write_text("n_operators: 32\nparameter_space: {k: {type: integer, low: 0, high: 3}, act: {type: choice, choices: [gelu]}}\n")
+    path.write_text(
+        "n_operators: 32\nparameter_space: {k: {type: integer, low: 0, high: 3}, act: {type: choice, choices: [gelu]}}\n"
+    )
     result = CliRunner().invoke(build_app(), ["sample", str(path), "--json"])
     assert result.exit_code == 0, result.output
     payload = json.loads(result.stdout)

@@ -9,7 +9,12 @@ import pytest
 
 from spinlock.core import hookimpl
 from spinlock.core.plugins import PluginLoadError, build_plugin_manager
-from spinlock.core.registry import ComponentKind, DuplicateComponentError, RegistryError, UnknownComponentError
+from spinlock.core.registry import (
+    ComponentKind,
+    DuplicateComponentError,
+    RegistryError,
+    UnknownComponentError,
+)
 from spinlock.core.testing import FakeEntryPoint
 
 
@@ -135,7 +140,9 @@ def test_hookimpl_with_wrong_arguments_is_reported(fake_entry_points):
         raise AssertionError("never called")
 
     manager = fake_entry_points(
-        FakeEntryPoint("badargs", types.SimpleNamespace(spinlock_register_samplers=spinlock_register_samplers))
+        FakeEntryPoint(
+            "badargs", types.SimpleNamespace(spinlock_register_samplers=spinlock_register_samplers)
+        )
     )
     assert manager.failures[0].name == "badargs"
 

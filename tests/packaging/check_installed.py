@@ -20,6 +20,15 @@ import shutil
 import subprocess
 import sys
 
+# Listing plugins must not import torch, whatever is installed (plugin modules name factories lazily).
+LIGHT_CHECK = """
+import contextlib, io, sys
+from spinlock.core.cli import main
+with contextlib.redirect_stdout(io.StringIO()), contextlib.suppress(SystemExit):
+    main(["list-plugins", "--json"])
+print("torch imported:", "torch" in sys.modules, file=sys.stderr)
+"""
+
 
 def fail(message: str) -> None:
     print(f"check_installed: FAIL: {message}", file=sys.stderr)
@@ -86,6 +95,11 @@ def main(argv: list[str] | None = None) -> int:
         kind, _, component = item.partition(":")
         if (kind, component) not in listed:
             fail(f"component {kind}:{component} is not listed; listed: {sorted(listed)}")
+    light = subprocess.run(
+        [sys.executable, "-c", LIGHT_CHECK], capture_output=True, text=True, env=env, cwd=os.getcwd()
+    )
+    if light.returncode != 0 or light.stderr.strip().splitlines()[-1:] != ["torch imported: False"]:
+        fail(f"listing plugins imported torch or failed:\n{light.stderr}")
     summary = ", ".join(f"{p['name']} ({p.get('distribution')} {p.get('version')})" for p in plugins)
     print(f"check_installed: list-plugins ok: {summary}")
     return 0

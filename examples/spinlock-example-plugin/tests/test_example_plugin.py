@@ -47,17 +47,26 @@ def test_loads_through_an_entry_point(fake_entry_points):
     assert manager.records["example"].ok
 
 
-def test_a_broken_plugin_is_reported_and_the_example_still_loads(fake_entry_points):
-    broken = FakeEntryPoint(
+def broken_neighbour():
+    return FakeEntryPoint(
         "broken",
         distribution="spinlock-broken",
         error=ModuleNotFoundError("No module named 'pywt'", name="pywt"),
     )
-    with pytest.warns(UserWarning, match=r"broken \(spinlock-broken 0\.0\.1\).*pywt"):
-        manager = fake_entry_points(broken, FakeEntryPoint("example", example_plugin))
-    assert manager.records["broken"].error == "ModuleNotFoundError: No module named 'pywt'"
+
+
+def test_a_broken_plugin_is_reported_and_the_example_still_loads(fake_entry_points):
+    manager = fake_entry_points(broken_neighbour(), FakeEntryPoint("example", example_plugin))
+    [failure] = manager.failures
+    assert (failure.name, failure.distribution, failure.version) == ("broken", "spinlock-broken", "0.0.1")
+    assert failure.error == "ModuleNotFoundError: No module named 'pywt'"
     assert manager.records["example"].ok
     assert "halton" in manager.components["sampler"]
+
+
+def test_strict_loading_names_the_broken_plugin(fake_entry_points):
+    with pytest.raises(Exception, match=r"broken \(spinlock-broken 0\.0\.1\): ModuleNotFoundError"):
+        fake_entry_points(broken_neighbour(), FakeEntryPoint("example", example_plugin), strict=True)
 
 
 def test_the_installed_distribution_provides_halton(plugin_manager):

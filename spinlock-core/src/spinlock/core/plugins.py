@@ -194,7 +194,7 @@ class PluginManager:
                 if record is None or not record.ok:
                     continue
                 registry.set_provider(Provider(record.name, record.distribution, record.version))
-                kwargs = {arg: registry for arg in impl.argnames}
+                kwargs = dict.fromkeys(impl.argnames, registry)
                 try:
                     impl.function(**kwargs)
                 except Exception as exc:
@@ -224,7 +224,7 @@ class PluginManager:
             if record is None or not record.ok:
                 continue
             try:
-                impl.function(**{arg: app for arg in impl.argnames})
+                impl.function(**dict.fromkeys(impl.argnames, app))
             except Exception as exc:
                 record.fail(f"in spinlock_register_commands: {describe_exception(exc)}")
 

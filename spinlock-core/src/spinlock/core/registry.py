@@ -16,7 +16,7 @@ from typing import Any, ClassVar
 import attrs
 
 
-class ComponentKind(str, enum.Enum):
+class ComponentKind(enum.StrEnum):
     """The kinds of component a plugin can provide."""
 
     SAMPLER = "sampler"
@@ -25,9 +25,6 @@ class ComponentKind(str, enum.Enum):
     FEATURE_FAMILY = "feature_family"
     ENCODER = "encoder"
     EXECUTOR = "executor"
-
-    def __str__(self) -> str:
-        return self.value
 
 
 class RegistryError(Exception):

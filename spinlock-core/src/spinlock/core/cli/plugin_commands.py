@@ -136,7 +136,9 @@ def _print_table(manager: PluginManager, rows: list[dict[str, Any]], kind: str |
         err = Console(stderr=True)
         err.print(f"[red]{len(failed)} plugin(s) failed to load:[/red]")
         for row in failed:
-            err.print(f"  {row['name']} ({row['distribution']} {row['version']}): {row['error']}", markup=False)
+            err.print(
+                f"  {row['name']} ({row['distribution']} {row['version']}): {row['error']}", markup=False
+            )
     sys.stdout.flush()
 
 

@@ -49,7 +49,10 @@ def sample(
     if not draw.names:
         fail(f"{path}: parameter_space is empty: nothing to sample")
     shares = {name: _shares(values) for name, values in draw.values.items()}
-    head = [{name: draw.values[name][i].item() for name in draw.names} for i in range(min(rows, config.n_operators))]
+    head = [
+        {name: draw.values[name][i].item() for name in draw.names}
+        for i in range(min(rows, config.n_operators))
+    ]
     if as_json:
         payload = {
             "names": list(draw.names),

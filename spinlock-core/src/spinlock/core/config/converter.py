@@ -15,8 +15,7 @@ from typing import Any
 
 import attrs
 import cattrs
-from cattrs.errors import ClassValidationError
-from cattrs.errors import AttributeValidationNote
+from cattrs.errors import AttributeValidationNote, ClassValidationError
 
 from spinlock.core.config.components import ComponentRef
 from spinlock.core.config.errors import ROOT, ConfigError, config_error, problems_from_exception
@@ -52,7 +51,9 @@ _SCALARS = (bool, int, float, str)
 
 def _is_scalar_union(tp: Any) -> bool:
     args = typing.get_args(tp)
-    return typing.get_origin(tp) in (typing.Union, types.UnionType) and bool(args) and set(args) <= set(_SCALARS)
+    return (
+        typing.get_origin(tp) in (typing.Union, types.UnionType) and bool(args) and set(args) <= set(_SCALARS)
+    )
 
 
 def _structure_scalar_union(value: Any, tp: Any) -> Any:
@@ -113,11 +114,14 @@ def make_converter(components: Components | None = None) -> cattrs.Converter:
             ) from None
         raw_params = data.pop("params", None) or {}
         try:
-            params = converter.structure(_require_mapping(raw_params, "params"), spec.config_cls)
+            params: Any = converter.structure(_require_mapping(raw_params, "params"), spec.config_cls)
         except Exception as exc:  # re-rooted under `.params`
             raise _wrap(cls, "params", exc) from None
         try:
-            others = {key: converter.structure(v, attrs.fields_dict(cls)[key].type) for key, v in data.items()}
+            others = {
+                key: converter.structure(v, attrs.fields_dict(cls)[key].type or Any)
+                for key, v in data.items()
+            }
             return cls(kind=name, params=params, **others)
         except ClassValidationError:
             raise
@@ -146,9 +150,13 @@ def _register_parameter_union(converter: cattrs.Converter) -> None:
         data = dict(_require_mapping(value, "a parameter {type: ..., ...}"))
         tag = data.pop("type", None)
         if tag is None:
-            raise config_error(ROOT + ".type", "required key is missing (one of " + ", ".join(PARAMETER_TYPES) + ")")
+            raise config_error(
+                ROOT + ".type", "required key is missing (one of " + ", ".join(PARAMETER_TYPES) + ")"
+            )
         if tag not in PARAMETER_TYPES:
-            raise config_error(ROOT + ".type", unknown_name_message("parameter type", str(tag), list(PARAMETER_TYPES)))
+            raise config_error(
+                ROOT + ".type", unknown_name_message("parameter type", str(tag), list(PARAMETER_TYPES))
+            )
         return converter.structure(data, PARAMETER_TYPES[tag])
 
     def unstructure_parameter(param: Any) -> dict[str, Any]:

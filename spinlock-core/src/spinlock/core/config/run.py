@@ -10,7 +10,7 @@ section whose package is not installed is simply left out of the YAML.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Union
+from typing import Any, Union
 
 import attrs
 
@@ -30,7 +30,7 @@ from spinlock.core.sampling.parameter_space import PARAMETER_TYPES
 ParameterSpec = Union[tuple(PARAMETER_TYPES.values())]  # type: ignore[valid-type]  # noqa: UP007
 
 
-def _at_least(minimum: int) -> attrs._ValidatorType[int]:  # type: ignore[name-defined]
+def _at_least(minimum: int) -> Any:
     return attrs.validators.ge(minimum)
 
 
@@ -128,6 +128,8 @@ class RunConfig:
                 raise ValueError(f"'{attribute.name}' names must be identifiers: {name!r}")
 
     @initial_conditions.validator
-    def _check_weights(self, attribute: attrs.Attribute[object], value: Mapping[str, InitialConditionRef]) -> None:
+    def _check_weights(
+        self, attribute: attrs.Attribute[object], value: Mapping[str, InitialConditionRef]
+    ) -> None:
         if value and sum(ref.weight for ref in value.values()) <= 0:
             raise ValueError(f"'{attribute.name}' weights must not all be zero")

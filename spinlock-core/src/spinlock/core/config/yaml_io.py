@@ -8,8 +8,8 @@ from typing import Any, TypeVar
 import cattrs
 import yaml
 
-from spinlock.core.config.errors import ROOT, config_error
 from spinlock.core.config.converter import structure
+from spinlock.core.config.errors import ROOT, config_error
 
 T = TypeVar("T")
 

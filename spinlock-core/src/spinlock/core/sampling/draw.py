@@ -64,7 +64,9 @@ def draw_parameters(
             DeadDimensionWarning,
             stacklevel=2,
         )
-    sampler = components.get(config.sampling.component_kind, config.sampling.kind).build(config.sampling.params)
+    sampler = components.get(config.sampling.component_kind, config.sampling.kind).build(
+        config.sampling.params
+    )
     if start == 0 and count == config.n_operators:
         unit = sampler.sample(count, space.dimension, config.seed)
         quality: SampleQuality | None = measure_quality(unit)

@@ -113,7 +113,7 @@ class DatasetWriter:
                 realizations=int(ds.shape[1]),
                 steps=int(ds.attrs[layout.ATTR_STEPS]),
                 stride=int(ds.attrs[layout.ATTR_STRIDE]),
-                dtype=str(ds.dtype),
+                dtype="float16" if ds.dtype == "float16" else "float32",
             )
         self._features: dict[str, FeatureDeclaration] = {}
         if layout.FEATURES in file:
@@ -619,7 +619,8 @@ def _normalize_kind(name: str, dtype: Any) -> TypedKind:
 def _stored_kind(ds: h5py.Dataset) -> TypedKind:
     if h5py.check_string_dtype(ds.dtype) is not None:
         return "str"
-    return {"b": "bool", "i": "int64", "u": "int64", "f": "float64"}[ds.dtype.kind]
+    kinds: dict[str, TypedKind] = {"b": "bool", "i": "int64", "u": "int64", "f": "float64"}
+    return kinds[ds.dtype.kind]
 
 
 def _coerce_typed(name: str, kind: TypedKind, values: Any, b: int) -> np.ndarray:

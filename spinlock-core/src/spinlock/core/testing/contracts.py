@@ -81,7 +81,7 @@ def check_config_round_trip(spec: ComponentSpec) -> None:
         json.dumps(data)
     except TypeError as exc:
         raise ContractViolation(spec, f"default params are not plain data: {exc}") from exc
-    again = converter.structure(data, spec.config_cls)
+    again: object = converter.structure(data, spec.config_cls)
     if again != default:
         raise ContractViolation(spec, f"params do not round-trip: {default!r} became {again!r}")
 

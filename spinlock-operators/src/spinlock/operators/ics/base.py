@@ -134,10 +134,12 @@ class Context:
 
     def filter_noise(self, noise: torch.Tensor, amplitude: torch.Tensor) -> torch.Tensor:
         """``irfft2(rfft2(noise)·amplitude)`` with orthonormal FFTs; noise ``(..., H, W)``."""
-        spectrum = torch.fft.rfft2(noise, norm="ortho") * amplitude
-        return torch.fft.irfft2(spectrum, s=(self.H, self.W), norm="ortho")
+        spectrum = rfft2(noise, norm="ortho") * amplitude
+        return irfft2(spectrum, (self.H, self.W), norm="ortho")
 
-    def gaussian_field(self, n: int, power: torch.Tensor, variance: float | torch.Tensor = 1.0) -> torch.Tensor:
+    def gaussian_field(
+        self, n: int, power: torch.Tensor, variance: float | torch.Tensor = 1.0
+    ) -> torch.Tensor:
         """``(B, n, H, W)`` zero-mean Gaussian fields with spectrum ``power`` (rfft grid) and given variance."""
         noise = self.normal(n, self.H, self.W)
         return self.filter_noise(noise, self.amplitude(power, variance))
@@ -153,7 +155,33 @@ class Context:
         if s.ndim:
             s = s.reshape(*s.shape, 1, 1)
         kernel = torch.exp(-2.0 * math.pi**2 * s**2 * k**2).to(torch.float32)
-        return torch.fft.irfft2(torch.fft.rfft2(fields) * kernel, s=(self.H, self.W))
+        return irfft2(rfft2(fields) * kernel, (self.H, self.W))
+
+
+def _batched_planes(fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor) -> torch.Tensor:
+    """Apply a 2-D FFT to ``(..., h, w)`` as a batch of at least two planes.
+
+    Some FFT backends (MKL on CPU) transform a lone plane with a different algorithm than a batch of planes,
+    so a sample generated alone would differ in the last bits from the same sample in a batch. A zero plane
+    is appended when there is only one, so every plane always goes through the batched path.
+    """
+    lead = x.shape[:-2]
+    planes = x.reshape(-1, *x.shape[-2:])
+    if planes.shape[0] == 1:
+        out = fn(torch.cat([planes, torch.zeros_like(planes)]))[:1]
+    else:
+        out = fn(planes)
+    return out.reshape(*lead, *out.shape[-2:])
+
+
+def rfft2(x: torch.Tensor, norm: str = "backward") -> torch.Tensor:
+    """``torch.fft.rfft2`` over the last two dims, batch independent (see :func:`_batched_planes`)."""
+    return _batched_planes(lambda p: torch.fft.rfft2(p, norm=norm), x)
+
+
+def irfft2(x: torch.Tensor, s: tuple[int, int], norm: str = "backward") -> torch.Tensor:
+    """``torch.fft.irfft2`` over the last two dims with output size ``s``, batch independent."""
+    return _batched_planes(lambda p: torch.fft.irfft2(p, s=s, norm=norm), x)
 
 
 def gaussian_power(k: torch.Tensor, length_scale: float | torch.Tensor) -> torch.Tensor:

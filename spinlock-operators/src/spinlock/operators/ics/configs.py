@@ -478,9 +478,10 @@ class CellPopulationConfig:
     ``density_length``, scaled to max 1), then per-cell marker levels U(0, 1) painted on the bodies
     (independent markers for each further channel).
 
-    :param num_cells: cells wanted (fewer when they do not fit: ``8·num_cells`` candidates are tried).
+    :param num_cells: cells wanted (fewer when they do not fit: ``5·num_cells`` candidates are tried).
     :param cell_radius: R (fraction of L); centres are at least 2R apart.
-    :param clustering: probability that a candidate is drawn near a cluster centre rather than uniformly.
+    :param clustering: probability that a candidate is drawn near one of ``max(1, num_cells // 10)`` cluster
+        centres (normal offset, σ = 0.1 L) rather than uniformly.
     :param density_length: σ of the density channel (fraction of L).
     """
 
@@ -535,7 +536,9 @@ class ShockFrontConfig:
             raise ValueError(f"'gamma' must be > 1: {self.gamma!r}")
         low, high = (self.gamma - 1) / (self.gamma + 1), (self.gamma + 1) / (self.gamma - 1)
         if not low < value < high:
-            raise ValueError(f"'amplitude_ratio' must be in ({low:.4g}, {high:.4g}) for gamma={self.gamma}: {value!r}")
+            raise ValueError(
+                f"'amplitude_ratio' must be in ({low:.4g}, {high:.4g}) for gamma={self.gamma}: {value!r}"
+            )
 
 
 @attrs.frozen
