@@ -270,13 +270,19 @@ def example_plugin(session: nox.Session) -> None:
 
 def run_demo(session: nox.Session) -> None:
     """The end-to-end demonstration; extend it as the pipeline grows (generate, extract, train, tokenize)."""
+    out = ROOT / "out"
+    out.mkdir(exist_ok=True)
+    dataset = out / "quick.h5"
     session.run("spinlock", "--version")
     session.run("spinlock", "list-plugins")
-    session.run("spinlock", "validate-config", str(ROOT / "examples" / "configs" / "smoke.yaml"))
+    # the embedded quick run (no --config): 64 CNN operators, 32x32, T=16, M=3
+    session.run("spinlock", "generate", "--output", str(dataset), "--overwrite")
+    session.run("spinlock", "validate", str(dataset))
+    session.run("spinlock", "info", str(dataset))
 
 
 @nox.session(default=False)
 def demo(session: nox.Session) -> None:
-    """Run Spinlock's main job on the smoke config (editable installs)."""
+    """Run Spinlock's main job on the embedded defaults (editable installs); writes out/quick.h5."""
     install_editable(session)
     run_demo(session)

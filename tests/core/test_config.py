@@ -25,7 +25,16 @@ class ToyOperatorConfig:
     width: float = 1.0
 
 
+@attrs.frozen
+class ToyICConfig:
+    length_scale: float = 0.1
+
+
 class ToyPlugin:
+    @hookimpl
+    def spinlock_register_initial_conditions(self, registry):  # type: ignore[no-untyped-def]
+        registry.add("toy_ic", config_cls=ToyICConfig, factory="builtins:dict", summary="toy IC")
+
     @hookimpl
     def spinlock_register_operator_blocks(self, registry):  # type: ignore[no-untyped-def]
         registry.add("toy_op", config_cls=ToyOperatorConfig, factory="builtins:dict", summary="toy")
@@ -85,9 +94,16 @@ def test_round_trip_through_yaml_is_identity(manager):
           k: {type: choice, choices: [3, 5, 7]}
           lr: {type: continuous, low: 0.1, high: 1.0}
         operator: toy_op
+        initial_conditions:
+          short: {kind: toy_ic, params: {length_scale: 0.05}, weight: 2}
+          plain: toy_ic
+        rollout: {divergence_threshold: 1e4}
         """,
         manager,
     )
+    assert config.initial_conditions["short"].weight == 2.0
+    assert config.initial_conditions["plain"].params == ToyICConfig()
+    assert config.rollout.divergence_threshold == 1e4  # YAML 1.1 would read `1e4` as a string
     again = load(dump_run_config(config, manager), manager)
     assert again == config
 

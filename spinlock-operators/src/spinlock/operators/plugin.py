@@ -94,3 +94,11 @@ def spinlock_register_initial_conditions(registry: Any) -> None:
             summary=summary,
             metadata={"tier": tier, "tier_name": TIER_NAMES[tier], "channels": "any"},
         )
+
+
+@hookimpl
+def spinlock_register_commands(app: Any) -> None:
+    """``spinlock generate``."""
+    from spinlock.operators.generation.cli import register
+
+    register(app)

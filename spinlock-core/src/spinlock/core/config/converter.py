@@ -118,10 +118,7 @@ def make_converter(components: Components | None = None) -> cattrs.Converter:
         except Exception as exc:  # re-rooted under `.params`
             raise _wrap(cls, "params", exc) from None
         try:
-            others = {
-                key: converter.structure(v, attrs.fields_dict(cls)[key].type or Any)
-                for key, v in data.items()
-            }
+            others = {key: converter.structure(v, typing.get_type_hints(cls)[key]) for key, v in data.items()}
             return cls(kind=name, params=params, **others)
         except ClassValidationError:
             raise

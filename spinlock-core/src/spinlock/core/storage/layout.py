@@ -45,6 +45,8 @@ FORMAT_VERSION: Final = 1
 ATTR_FORMAT_VERSION: Final = "spinlock_format_version"
 ATTR_CONFIG: Final = "config"
 ATTR_PROVENANCE: Final = "provenance"
+#: JSON of the compute plan (batch size, device, precision) that made the data; resume reuses it
+ATTR_COMPUTE_PLAN: Final = "compute_plan"
 ATTR_SEED: Final = "seed"
 ATTR_N_OPERATORS: Final = "n_operators"
 ATTR_N_SPATIAL_DIMS: Final = "n_spatial_dims"

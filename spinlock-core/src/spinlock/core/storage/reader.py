@@ -125,6 +125,12 @@ class DatasetReader:
     # -- parameters ---------------------------------------------------------------------------------------
 
     @property
+    def compute_plan(self) -> dict[str, Any] | None:
+        """The compute plan the data was made with (batch size, device, precision), if recorded."""
+        raw = self._file.attrs.get(layout.ATTR_COMPUTE_PLAN)
+        return None if raw is None else dict(attr_json(raw))
+
+    @property
     def parameter_names(self) -> list[str]:
         """Unit-cube column names, in order."""
         return list(self._json_attr(layout.PARAMETERS_UNIT, layout.ATTR_NAMES))

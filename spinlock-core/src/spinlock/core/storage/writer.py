@@ -274,6 +274,18 @@ class DatasetWriter:
         """``(N,)`` bool: which samples are complete."""
         return self._file[layout.PROGRESS_DONE][...]
 
+    @property
+    def compute_plan(self) -> dict[str, Any] | None:
+        """The stored compute plan (batch size, device, precision, ...), or ``None`` before one is set."""
+        raw = self._file.attrs.get(layout.ATTR_COMPUTE_PLAN)
+        return None if raw is None else dict(attr_json(raw))
+
+    def set_compute_plan(self, plan: Mapping[str, Any]) -> None:
+        """Record how the data is computed; for a bit-identical resume, pass the same plan again."""
+        self._check_open()
+        self._file.attrs[layout.ATTR_COMPUTE_PLAN] = json.dumps(dict(plan), sort_keys=True)
+        self._file.flush()
+
     def pending_indices(self) -> np.ndarray:
         """``(K,)`` int64: indices of samples not yet complete, ascending."""
         return np.flatnonzero(~self.done()).astype(np.int64)

@@ -1,0 +1,1 @@
+"""Dataset generation: θ → operators → initial conditions → rollouts → HDF5 (``spinlock generate``)."""

@@ -1,0 +1,344 @@
+"""Generate a dataset: sample θ, build operators batch by batch, draw ICs, roll out, write HDF5.
+
+Memory stays flat in the number of operators: only one batch of operators, ICs and trajectories lives at a
+time, and every batch is written (and flushed) before the next starts.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.metadata
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import attrs
+import numpy as np
+import torch
+
+from spinlock.core.config import RunConfig
+from spinlock.core.config.validators import one_of
+from spinlock.core.plugins import PluginManager
+from spinlock.core.registry import ComponentKind
+from spinlock.core.rollout import RolloutSpec, rollout
+from spinlock.core.sampling.draw import ParameterDraw, draw_parameters
+from spinlock.core.storage import DatasetError, DatasetWriter, TrajectorySpec
+from spinlock.operators.architectures.batched import BatchedOperator, architecture_name, build_batched
+from spinlock.operators.generation.plan import (
+    Batch,
+    PlanError,
+    batches_to_run,
+    make_batches,
+    operator_settings,
+)
+from spinlock.operators.generation.progress import NullProgress, Progress
+from spinlock.operators.ics.mixture import generate_initial_conditions
+
+PRECISIONS = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+
+
+def _at_least_one(_instance: Any, attribute: attrs.Attribute[Any], value: int) -> None:
+    if value < 1:
+        raise ValueError(f"'{attribute.name}' must be >= 1: {value}")
+
+
+@attrs.frozen
+class ComputePlan:
+    """How the numbers are computed. Same config + seed + plan → bit-identical dataset.
+
+    :param batch_size: operators per batched computation (their realizations share the batch dimension).
+    :param device: ``cpu``, ``cuda``, ``cuda:1``, …
+    :param precision: ``float32`` (default); ``bfloat16``/``float16`` run the operators under autocast
+        (states, noise and FFTs stay float32).
+    """
+
+    batch_size: int = attrs.field(default=16, validator=_at_least_one)
+    device: str = "cpu"
+    precision: str = attrs.field(default="float32", validator=one_of(*PRECISIONS))
+
+    def to_dict(self) -> dict[str, Any]:
+        return attrs.asdict(self)
+
+
+@attrs.frozen
+class GenerationSummary:
+    path: Path
+    n_operators: int
+    batches_run: int
+    operators_written: int
+    status_counts: dict[str, int]
+    seconds: float
+
+
+def _provenance(manager: PluginManager, config: RunConfig) -> dict[str, str]:
+    used = {"spinlock-core"}
+    if config.operator is not None:
+        used.add(manager.get(ComponentKind.OPERATOR_BLOCK, config.operator.kind).distribution)
+    for ref in config.initial_conditions.values():
+        used.add(manager.get(ComponentKind.INITIAL_CONDITION, ref.kind).distribution)
+    out = {}
+    for name in sorted(used | {"spinlock-operators", "torch", "numpy", "h5py"}):
+        with contextlib.suppress(importlib.metadata.PackageNotFoundError):
+            out[name] = importlib.metadata.version(name)
+    return out
+
+
+def _architecture(manager: PluginManager, config: RunConfig) -> tuple[str, Any, Callable[[Any], Any]]:
+    if config.operator is None:
+        raise PlanError("the config has no `operator` section: add e.g. `operator: {kind: cnn}`")
+    spec = manager.get(ComponentKind.OPERATOR_BLOCK, config.operator.kind)
+    if spec.metadata.get("role") != "architecture":
+        raise PlanError(
+            f"operator {config.operator.kind!r} is a building block, not an architecture; "
+            "use one registered with role 'architecture' (spinlock list-plugins --kind operator_block)"
+        )
+    factory = spec.load()
+    return spec.name, config.operator.params, lambda cfg: factory(cfg).signature
+
+
+def _parameter_dtypes(draw: ParameterDraw) -> dict[str, Any]:
+    return {name: ("str" if v.dtype.kind in "USO" else v.dtype) for name, v in draw.values.items()}
+
+
+def _open_writer(
+    path: Path,
+    config: RunConfig,
+    config_yaml: str,
+    draw: ParameterDraw,
+    plan: ComputePlan,
+    *,
+    resume: bool,
+    overwrite: bool,
+    provenance: dict[str, str],
+) -> DatasetWriter:
+    if resume and path.exists():
+        writer = DatasetWriter.open_for_resume(path, config_yaml=config_yaml)
+        stored = writer.compute_plan
+        if stored is not None and stored != plan.to_dict():
+            writer.close()
+            raise DatasetError(
+                path,
+                f"was generated with compute plan {stored}; resuming with {plan.to_dict()} would not be "
+                "bit-identical (pass the same --batch-size/--device/--precision)",
+            )
+        return writer
+    storage = config.storage
+    trajectories = None
+    if storage.store_trajectories:
+        trajectories = TrajectorySpec(
+            realizations=config.rollout.realizations,
+            steps=config.rollout.steps,
+            stride=storage.trajectory_stride,
+            dtype=storage.trajectory_dtype,  # type: ignore[arg-type]
+        )
+    writer = DatasetWriter.create(
+        path,
+        n_operators=config.n_operators,
+        parameter_names=list(draw.names),
+        parameter_dtypes=_parameter_dtypes(draw),
+        ic_shape=(config.grid.channels, config.grid.height, config.grid.width),
+        config_yaml=config_yaml,
+        provenance=provenance,
+        seed=config.seed,
+        trajectories=trajectories,
+        compression=storage.compression,  # type: ignore[arg-type]
+        overwrite=overwrite,
+    )
+    quality = draw.quality.to_dict() if draw.quality is not None else {}
+    writer.write_parameters_all(draw.unit, draw.values, quality, draw.space)
+    writer.set_compute_plan(plan.to_dict())
+    return writer
+
+
+@contextlib.contextmanager
+def _autocast(device: torch.device, precision: str) -> Iterator[None]:
+    if precision == "float32":
+        yield
+    else:
+        with torch.autocast(device.type, dtype=PRECISIONS[precision]):
+            yield
+
+
+def build_batch_operator(
+    config: RunConfig, arch_name: str, batch: Batch, plan: ComputePlan
+) -> BatchedOperator:
+    """The batched operator of one batch, weights seeded per global operator index."""
+    grid = config.grid
+    operator = build_batched(
+        arch_name,
+        [op.arch_config for op in batch.operators],
+        batch.indices,
+        config.seed,
+        plan.device,
+        torch.float32,
+        grid_shape=(grid.channels, grid.height, grid.width),
+    )
+    return operator.eval()
+
+
+def run_batch(
+    config: RunConfig, manager: PluginManager, arch_name: str, batch: Batch, plan: ComputePlan
+) -> dict[str, Any]:
+    """Initial conditions, operators and rollout of one batch, as numpy arrays ready for the writer."""
+    device = torch.device(plan.device)
+    grid = config.grid
+    fields, variants, kinds = generate_initial_conditions(
+        config.initial_conditions or None,
+        manager.components[ComponentKind.INITIAL_CONDITION],
+        batch.indices,
+        config.seed,
+        channels=grid.channels,
+        height=grid.height,
+        width=grid.width,
+        device=device,
+    )
+    operator = build_batch_operator(config, arch_name, batch, plan)
+    ops = batch.operators
+    spec = RolloutSpec(
+        steps=config.rollout.steps,
+        realizations=config.rollout.realizations,
+        policy=[op.policy for op in ops],
+        dt=[op.dt for op in ops],
+        alpha=[op.alpha for op in ops],
+        noise_scale=[op.noise_scale for op in ops],
+        noise=ops[0].noise,
+        stride=config.storage.trajectory_stride,
+        divergence_threshold=config.rollout.divergence_threshold,
+    )
+
+    def step_fn(x: torch.Tensor) -> torch.Tensor:
+        with _autocast(device, plan.precision):
+            return operator(x).to(x.dtype)
+
+    result = rollout(
+        step_fn,
+        fields,
+        spec,
+        operator_indices=batch.indices,
+        root_seed=config.seed,
+        store_trajectory=config.storage.store_trajectories,
+        device=device,
+    )
+    out: dict[str, Any] = {
+        "ic_fields": fields.cpu().numpy(),
+        "ic_types": variants,
+        "ic_kinds": kinds,
+        "status": list(result.status),
+        "diverged_step": np.asarray(result.diverged_step, dtype=np.int32),
+    }
+    if result.trajectories is not None:
+        out["trajectories"] = result.trajectories.contiguous().cpu().numpy()
+    return out
+
+
+def generate(
+    config: RunConfig,
+    config_yaml: str,
+    output: str | Path,
+    manager: PluginManager,
+    *,
+    plan: ComputePlan | None = None,
+    resume: bool = False,
+    overwrite: bool = False,
+    progress: Progress | None = None,
+) -> GenerationSummary:
+    """Generate (or finish) the dataset at ``output``.
+
+    :param config_yaml: the YAML text of ``config``, stored in the file and compared on resume.
+    :param resume: finish an interrupted file made from the same config and compute plan.
+    :raises PlanError: the config cannot be built (no operator section, unconsumed θ names, ...).
+    :raises DatasetError: the output exists (without ``resume``/``overwrite``) or cannot be resumed.
+    """
+    plan = plan or ComputePlan()
+    progress = progress or NullProgress()
+    path = Path(output)
+    if path.exists() and not (resume or overwrite):
+        raise DatasetError(path, "already exists; pass --resume to finish it or --overwrite to replace it")
+    began = time.perf_counter()
+    arch_name, arch_config, signature_of = _architecture(manager, config)
+    if architecture_name(arch_config) != arch_name:
+        raise PlanError(f"operator {arch_name!r} is not built by spinlock-operators' batched builder")
+    draw = draw_parameters(config, manager.components)
+    settings = operator_settings(config, arch_config, signature_of, draw)
+    batches = make_batches(settings, plan.batch_size)
+    writer = _open_writer(
+        path,
+        config,
+        config_yaml,
+        draw,
+        plan,
+        resume=resume,
+        overwrite=overwrite,
+        provenance=_provenance(manager, config),
+    )
+    written = 0
+    todo: list[Batch] = []
+    try:
+        done = writer.done()
+        todo = batches_to_run(batches, done)
+        progress.start(config.n_operators, int(done.sum()))
+        for batch in todo:
+            arrays = run_batch(config, manager, arch_name, batch, plan)
+            writer.write_batch(batch.indices, **arrays)
+            newly = sum(1 for i in batch.indices if not done[i])
+            written += newly
+            progress.advance(newly)
+    finally:
+        progress.stop()
+        writer.close()
+    from spinlock.core.storage import open_dataset
+
+    with open_dataset(path) as reader:
+        statuses = reader.status()
+    counts = {s: statuses.count(s) for s in sorted(set(statuses))}
+    return GenerationSummary(
+        path, config.n_operators, len(todo), written, counts, time.perf_counter() - began
+    )
+
+
+def replay_operators(
+    path: str | Path, indices: list[int], manager: PluginManager
+) -> dict[int, dict[str, Any]]:
+    """Recompute operators of a stored dataset exactly as they were generated.
+
+    The config, seed and compute plan come from the file; each requested operator is recomputed within its
+    original batch (kernels may be batch-sensitive), so its trajectory is bit-identical to the stored one.
+
+    :returns: global index → ``{"ic_fields": (C, H, W), "trajectories": (M, T', C, H, W) or absent,
+        "status": str, "diverged_step": int}``.
+    """
+    from spinlock.core.config import loads_config, make_converter
+    from spinlock.core.storage import open_dataset
+
+    with open_dataset(path) as reader:
+        config_yaml = reader.config_yaml
+        stored_plan = reader.compute_plan
+        n = reader.n_operators
+    bad = [i for i in indices if not 0 <= i < n]
+    if bad:
+        raise ValueError(f"operator indices {bad} are outside [0, {n}) of {path}")
+    config = loads_config(
+        config_yaml, RunConfig, make_converter(manager.components), f"{path} (stored config)"
+    )
+    plan = ComputePlan(**stored_plan) if stored_plan else ComputePlan()
+    arch_name, arch_config, signature_of = _architecture(manager, config)
+    draw = draw_parameters(config, manager.components)
+    batches = make_batches(operator_settings(config, arch_config, signature_of, draw), plan.batch_size)
+    wanted = set(indices)
+    out: dict[int, dict[str, Any]] = {}
+    for batch in batches:
+        positions = [p for p, i in enumerate(batch.indices) if i in wanted]
+        if not positions:
+            continue
+        arrays = run_batch(config, manager, arch_name, batch, plan)
+        for p in positions:
+            item = {
+                "ic_fields": arrays["ic_fields"][p],
+                "status": arrays["status"][p],
+                "diverged_step": int(arrays["diverged_step"][p]),
+            }
+            if "trajectories" in arrays:
+                item["trajectories"] = arrays["trajectories"][p]
+            out[batch.indices[p]] = item
+    return out

@@ -1,0 +1,152 @@
+"""The generation plan: per-operator settings from θ, and the fixed batches operators run in.
+
+Batches are a pure function of (config, θ, batch size): operators are grouped by what must be shared in one
+computation — architecture signature and noise settings — and each group is cut into consecutive chunks of
+``batch_size`` in global-index order. A resumed run re-runs whole batches that still hold a pending operator,
+so every operator is computed in exactly the batch it would have been in without the interruption; that is
+what makes resumed and uninterrupted datasets bit-identical, and it is how a single operator is replayed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import attrs
+import numpy as np
+
+from spinlock.core.config.run import NoiseConfig, RunConfig
+from spinlock.core.registry import suggest
+from spinlock.core.sampling.draw import ParameterDraw
+
+#: θ name → field of the rollout settings it overrides per operator
+ROLLOUT_OVERRIDES: dict[str, str] = {
+    "update_policy": "policy",
+    "dt": "dt",
+    "alpha": "alpha",
+    "noise_scale": "noise_scale",
+}
+#: θ name → field of :class:`NoiseConfig` it overrides per operator (operators are grouped by noise config)
+NOISE_OVERRIDES: dict[str, str] = {
+    "noise_type": "type",
+    "noise_schedule": "schedule",
+    "schedule_period": "period",
+    "spatial_correlation": "correlation_length",
+}
+
+
+class PlanError(ValueError):
+    """The config cannot be turned into operators (e.g. a sampled name nothing consumes)."""
+
+
+@attrs.frozen
+class OperatorSettings:
+    """Everything that differs between operators, for one operator."""
+
+    index: int
+    arch_config: Any
+    signature: tuple[Any, ...]
+    policy: str
+    dt: float
+    alpha: float
+    noise_scale: float
+    noise: NoiseConfig
+
+    @property
+    def group_key(self) -> tuple[Any, ...]:
+        return (self.signature, self.noise)
+
+
+@attrs.frozen
+class Batch:
+    """Operators computed together: same architecture signature and noise settings."""
+
+    number: int
+    operators: tuple[OperatorSettings, ...]
+
+    @property
+    def indices(self) -> list[int]:
+        return [op.index for op in self.operators]
+
+
+def _python_scalar(value: Any) -> Any:
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def _integral(name: str, field_type: Any, value: Any) -> Any:
+    if field_type in (int, "int") and isinstance(value, float):
+        if not value.is_integer():
+            raise PlanError(f"sampled parameter {name!r} must be an integer for the operator: {value!r}")
+        return int(value)
+    if field_type in (float, "float") and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    return value
+
+
+def check_parameter_names(config: RunConfig, arch_config: Any) -> None:
+    """Every sampled name is consumed by the architecture or the rollout (else :class:`PlanError`)."""
+    arch_fields = [f.name for f in attrs.fields(type(arch_config))]
+    known = [*arch_fields, *ROLLOUT_OVERRIDES, *NOISE_OVERRIDES]
+    for name in config.parameter_space:
+        if name not in known:
+            guess = suggest(name, known)
+            hint = f" (did you mean {guess!r}?)" if guess else ""
+            raise PlanError(
+                f"sampled parameter {name!r}{hint} is used neither by operator {config.operator.kind if config.operator else '?'!r} "
+                f"nor by the rollout; operator parameters: {', '.join(arch_fields)}; rollout parameters: "
+                f"{', '.join([*ROLLOUT_OVERRIDES, *NOISE_OVERRIDES])}"
+            )
+
+
+def operator_settings(
+    config: RunConfig, arch_config: Any, signature_of: Any, draw: ParameterDraw
+) -> list[OperatorSettings]:
+    """Per-operator settings for the rows of ``draw`` (θ overrides the config's fixed values)."""
+    check_parameter_names(config, arch_config)
+    fields = {f.name: f.type for f in attrs.fields(type(arch_config))}
+    rollout = config.rollout
+    settings = []
+    for row in range(len(draw.unit)):
+        theta = {name: _python_scalar(values[row]) for name, values in draw.values.items()}
+        arch_changes = {k: _integral(k, fields[k], v) for k, v in theta.items() if k in fields}
+        try:
+            arch = attrs.evolve(arch_config, **arch_changes)
+        except (ValueError, TypeError) as exc:
+            raise PlanError(f"operator {draw.start + row}: {exc}") from exc
+        noise = attrs.evolve(
+            rollout.noise,
+            **{field: theta[name] for name, field in NOISE_OVERRIDES.items() if name in theta},
+        )
+        overrides = {field: theta[name] for name, field in ROLLOUT_OVERRIDES.items() if name in theta}
+        settings.append(
+            OperatorSettings(
+                index=draw.start + row,
+                arch_config=arch,
+                signature=signature_of(arch),
+                policy=str(overrides.get("policy", rollout.policy)),
+                dt=float(overrides.get("dt", rollout.dt)),
+                alpha=float(overrides.get("alpha", rollout.alpha)),
+                noise_scale=float(overrides.get("noise_scale", rollout.noise.scale)),
+                noise=noise,
+            )
+        )
+    return settings
+
+
+def make_batches(settings: Sequence[OperatorSettings], batch_size: int) -> list[Batch]:
+    """Group by (signature, noise) in order of first appearance, then chunk each group in index order."""
+    if batch_size < 1:
+        raise PlanError(f"batch size must be >= 1: {batch_size}")
+    groups: dict[tuple[Any, ...], list[OperatorSettings]] = {}
+    for op in sorted(settings, key=lambda s: s.index):
+        groups.setdefault(op.group_key, []).append(op)
+    batches: list[Batch] = []
+    for members in groups.values():
+        for start in range(0, len(members), batch_size):
+            batches.append(Batch(len(batches), tuple(members[start : start + batch_size])))
+    return batches
+
+
+def batches_to_run(batches: Sequence[Batch], done: Mapping[int, bool] | np.ndarray) -> list[Batch]:
+    """Batches holding at least one operator that is not done yet."""
+    return [b for b in batches if not all(bool(done[i]) for i in b.indices)]
