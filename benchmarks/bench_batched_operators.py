@@ -58,12 +58,13 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=10)
     parser.add_argument("--grid", type=int, default=64)
     parser.add_argument("--channels", type=int, default=3)
+    parser.add_argument("--base-channels", type=int, default=16)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     ops, m, steps, side, c = args.operators, args.realizations, args.steps, args.grid, args.channels
-    config = CNNConfig(num_layers=3, base_channels=16, kernel_size=3)
+    config = CNNConfig(num_layers=3, base_channels=args.base_channels, kernel_size=3)
     grid = (c, side, side)
     indices = list(range(ops))
 
@@ -88,7 +89,10 @@ def main() -> None:
         return torch.cat(outs)
 
     with torch.inference_mode():
-        difference = (run_batched() - run_loop()).abs().max().item()
+        # one application: the stack and the singles agree to float tolerance (over T autoregressive steps the
+        # random maps amplify rounding differences, so only the single step is a meaningful comparison)
+        single_outputs = torch.cat([op(x) for op, x in zip(singles, chunks, strict=True)])
+        difference = (batched(x0) - single_outputs).abs().max().item()
         t_batched = median_time(run_batched, args.repeats)
         t_loop = median_time(run_loop, args.repeats)
 
@@ -115,8 +119,8 @@ def main() -> None:
     step_flops = flops * steps
     print(f"threads={torch.get_num_threads()}  MALLOC_MMAP_MAX_=0: {malloc}")
     print(
-        f"{ops} CNN operators (3×16ch, 3×3, {side}², C={c}), M={m}, T={steps}; "
-        f"max |batched - loop| = {difference:.2e}"
+        f"{ops} CNN operators (3×{args.base_channels}ch, 3×3, {side}², C={c}), M={m}, T={steps}; "
+        f"one-step max |batched - loop| = {difference:.2e}"
     )
     print(
         f"  batched (grouped conv) : {t_batched * 1e3:9.1f} ms  {ops * m * steps / t_batched:9.1f} op·real·steps/s"
