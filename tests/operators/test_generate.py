@@ -241,3 +241,17 @@ def test_quick_run_is_valid(tmp_path):
     assert result.returncode == 0, result.stderr
     assert validate_dataset(out) == []
     assert RunConfig  # the embedded config is a RunConfig (structured by the command)
+
+
+def test_reduced_precision_is_opt_in_and_valid(tiny_config, tmp_path, manager):
+    make(tiny_config, tmp_path / "f32.h5", manager, batch_size=8)
+    make(tiny_config, tmp_path / "bf16.h5", manager, batch_size=8, precision="bfloat16")
+    assert validate_dataset(tmp_path / "bf16.h5") == []
+    with open_dataset(tmp_path / "f32.h5") as full, open_dataset(tmp_path / "bf16.h5") as half:
+        assert half.compute_plan["precision"] == "bfloat16"
+        assert half.trajectories().dtype == np.float32
+        a, b = half.trajectories()[:, :, 1], full.trajectories()[:, :, 1]
+        relative = np.abs(a - b).mean() / np.abs(b).mean()
+        assert 0 < relative < 0.05  # bf16 keeps 8 mantissa bits: close, not equal
+    with pytest.raises(ValueError, match="'precision' must be one of"):
+        ComputePlan(precision="float8")
