@@ -255,3 +255,46 @@ def test_reduced_precision_is_opt_in_and_valid(tiny_config, tmp_path, manager):
         assert 0 < relative < 0.05  # bf16 keeps 8 mantissa bits: close, not equal
     with pytest.raises(ValueError, match="'precision' must be one of"):
         ComputePlan(precision="float8")
+
+
+def test_auto_batch_size_fits_the_memory_budget(tiny_config, manager):
+    from spinlock.operators.generation.pipeline import auto_batch_size_for
+    from spinlock.operators.generation.sizing import bytes_per_operator
+
+    config = load_run_config(tiny_config, manager)
+    small = auto_batch_size_for(config, manager, "cpu", budget_bytes=2 * 1024**2)
+    large = auto_batch_size_for(config, manager, "cpu", budget_bytes=64 * 1024**2)
+    assert 1 <= small < large <= 256
+    # the estimate grows with what is stored: more stored states, fewer operators per batch
+    assert bytes_per_operator(config, 1000) > bytes_per_operator(
+        attrs_evolve(config, storage=attrs_evolve(config.storage, store_trajectories=False)), 1000
+    )
+
+
+def test_auto_batch_size_is_recorded_and_reused_on_resume(tiny_config, tmp_path):
+    out = tmp_path / "auto.h5"
+    first = run_cli(
+        "generate",
+        "-c",
+        str(tiny_config),
+        "-o",
+        str(out),
+        "--batch-size",
+        "auto",
+        "--memory-budget",
+        "0.004",
+        "-q",
+    )
+    assert first.returncode == 0, first.stderr
+    with open_dataset(out) as d:
+        chosen = d.compute_plan["batch_size"]
+    again = run_cli("generate", "-o", str(out), "--resume", "--batch-size", "auto", "-q", "--json")
+    assert again.returncode == 0, again.stderr
+    with open_dataset(out) as d:
+        assert d.compute_plan["batch_size"] == chosen
+
+
+def attrs_evolve(instance, **changes):  # type: ignore[no-untyped-def]
+    import attrs
+
+    return attrs.evolve(instance, **changes)

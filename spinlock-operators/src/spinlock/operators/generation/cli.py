@@ -72,6 +72,30 @@ class _RichProgress:
         self._bar.stop()
 
 
+def _batch_size(
+    value: str, budget_gib: float | None, config: Any, output: Path, resume: bool, device: str, manager: Any
+) -> int:
+    if value != "auto":
+        try:
+            size = int(value)
+        except ValueError:
+            fail(f"--batch-size must be a positive integer or 'auto': {value!r}")
+        if size < 1:
+            fail(f"--batch-size must be >= 1: {size}")
+        return size
+    if resume and output.exists():
+        from spinlock.core.storage import open_dataset
+
+        with open_dataset(output) as reader:
+            stored = reader.compute_plan
+        if stored is not None:
+            return int(stored["batch_size"])  # the number auto chose when the file was started
+    from spinlock.operators.generation.pipeline import auto_batch_size_for
+
+    budget = None if budget_gib is None else int(budget_gib * 1024**3)
+    return auto_batch_size_for(config, manager, device, budget)
+
+
 def generate_command(
     output: Path = typer.Option(..., "--output", "-o", help="Dataset file to write (HDF5)."),
     config_path: Path | None = typer.Option(
@@ -79,7 +103,15 @@ def generate_command(
     ),
     seed: int | None = typer.Option(None, "--seed", min=0, help="Override the config's seed."),
     n: int | None = typer.Option(None, "--n", min=1, help="Override the number of operators."),
-    batch_size: int = typer.Option(16, "--batch-size", min=1, help="Operators per batched computation."),
+    batch_size: str = typer.Option(
+        "16", "--batch-size", help="Operators per batched computation, or 'auto' to fit --memory-budget."
+    ),
+    memory_budget: float | None = typer.Option(
+        None,
+        "--memory-budget",
+        min=0.01,
+        help="GiB for --batch-size auto (default: half the free RAM or 80%% of free GPU memory).",
+    ),
     device: str = typer.Option("cpu", "--device", help="cpu, cuda, cuda:1, …"),
     precision: str = typer.Option("float32", "--precision", help="float32, bfloat16 or float16 (opt-in)."),
     resume: bool = typer.Option(False, "--resume", help="Finish an interrupted dataset."),
@@ -102,12 +134,13 @@ def generate_command(
         config = _load_config(config_path, output, resume, manager)
         overrides = {k: v for k, v in (("seed", seed), ("n_operators", n)) if v is not None}
         config = attrs.evolve(config, **overrides)
-        plan = ComputePlan(batch_size=batch_size, device=device, precision=precision)
-        if plan.device.startswith("cuda"):
+        if device.startswith("cuda"):
             import torch
 
             if not torch.cuda.is_available():
                 fail(f"--device {device}: CUDA is not available on this machine")
+        size = _batch_size(batch_size, memory_budget, config, output, resume, device, manager)
+        plan = ComputePlan(batch_size=size, device=device, precision=precision)
         summary = generate(
             config,
             dump_run_config(config, manager),

@@ -342,3 +342,22 @@ def replay_operators(
                 item["trajectories"] = arrays["trajectories"][p]
             out[batch.indices[p]] = item
     return out
+
+
+def auto_batch_size_for(
+    config: RunConfig, manager: PluginManager, device: str, budget_bytes: int | None = None
+) -> int:
+    """``--batch-size auto``: see :mod:`spinlock.operators.generation.sizing`."""
+    from spinlock.operators.generation.sizing import auto_batch_size
+
+    arch_name, arch_config, signature_of = _architecture(manager, config)
+    draw = draw_parameters(config, manager.components)
+    settings = operator_settings(config, arch_config, signature_of, draw)
+    probe = ComputePlan(batch_size=1, device=device)
+    return auto_batch_size(
+        config,
+        settings,
+        lambda batch: build_batch_operator(config, arch_name, batch, probe),
+        torch.device(device),
+        budget_bytes,
+    )
