@@ -109,7 +109,7 @@ def generate_command(
     memory_budget: float | None = typer.Option(
         None,
         "--memory-budget",
-        min=0.01,
+        min=0.001,
         help="GiB for --batch-size auto (default: half the free RAM or 80%% of free GPU memory).",
     ),
     device: str = typer.Option("cpu", "--device", help="cpu, cuda, cuda:1, …"),
