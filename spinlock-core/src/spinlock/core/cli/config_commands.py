@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from spinlock.core.cli.errors import fail
+from spinlock.core.cli.errors import load_run_config_or_fail
 
 
 def validate_config(
@@ -15,13 +15,10 @@ def validate_config(
 ) -> None:
     """Check a run config: syntax, keys, types, ranges and component names. Exit 2 on any problem."""
     from spinlock.core.cli.plugin_commands import cli_plugin_manager
-    from spinlock.core.config import ConfigError, dump_run_config, load_run_config
+    from spinlock.core.config import dump_run_config
 
     manager = cli_plugin_manager()
-    try:
-        config = load_run_config(path, manager)
-    except ConfigError as exc:
-        fail(exc.render())
+    config = load_run_config_or_fail(path, manager)
     if show:
         print(dump_run_config(config, manager), end="")
     else:

@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import sys
-from typing import NoReturn
+from pathlib import Path
+from typing import TYPE_CHECKING, NoReturn
 
 import typer
+
+if TYPE_CHECKING:
+    from spinlock.core.config import RunConfig
+    from spinlock.core.plugins import PluginManager
 
 USAGE_ERROR = 2
 
@@ -20,6 +25,16 @@ class CliError(Exception):
     def __init__(self, message: str, exit_code: int = USAGE_ERROR) -> None:
         super().__init__(message)
         self.exit_code = exit_code
+
+
+def load_run_config_or_fail(path: Path, manager: PluginManager) -> RunConfig:
+    """Load a run config for a command; any problem is printed with its path and exits 2."""
+    from spinlock.core.config import ConfigError, load_run_config
+
+    try:
+        return load_run_config(path, manager)
+    except ConfigError as exc:
+        fail(exc.render())
 
 
 def fail(message: str, exit_code: int = USAGE_ERROR) -> NoReturn:

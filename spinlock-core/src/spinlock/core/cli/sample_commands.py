@@ -8,7 +8,7 @@ from typing import Any
 
 import typer
 
-from spinlock.core.cli.errors import fail
+from spinlock.core.cli.errors import fail, load_run_config_or_fail
 
 
 def _shares(values: Any) -> dict[str, float] | None:
@@ -32,14 +32,10 @@ def sample(
     from rich.table import Table
 
     from spinlock.core.cli.plugin_commands import cli_plugin_manager
-    from spinlock.core.config import ConfigError, load_run_config
     from spinlock.core.sampling.draw import draw_parameters
 
     manager = cli_plugin_manager()
-    try:
-        config = load_run_config(path, manager)
-    except ConfigError as exc:
-        fail(exc.render())
+    config = load_run_config_or_fail(path, manager)
     err = Console(stderr=True)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")

@@ -16,14 +16,15 @@ import attrs
 
 from spinlock.core.registry import suggest
 
-#: θ names consumed by the rollout engine rather than by the architecture
+#: θ names consumed by the rollout engine rather than by the architecture (the generation plan maps each
+#: onto the rollout setting it overrides: :mod:`spinlock.operators.generation.plan`)
 ROLLOUT_PARAMETER_NAMES: frozenset[str] = frozenset(
     {
         "update_policy",
         "dt",
         "alpha",
-        "noise_type",
         "noise_scale",
+        "noise_type",
         "noise_schedule",
         "schedule_period",
         "spatial_correlation",

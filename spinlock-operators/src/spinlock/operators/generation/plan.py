@@ -16,8 +16,12 @@ import attrs
 import numpy as np
 
 from spinlock.core.config.run import NoiseConfig, RunConfig
-from spinlock.core.registry import suggest
 from spinlock.core.sampling.draw import ParameterDraw
+from spinlock.operators.architectures.parameters import (
+    ROLLOUT_PARAMETER_NAMES,
+    ParameterMappingError,
+    apply_parameters,
+)
 
 #: θ name → field of the rollout settings it overrides per operator
 ROLLOUT_OVERRIDES: dict[str, str] = {
@@ -33,6 +37,12 @@ NOISE_OVERRIDES: dict[str, str] = {
     "schedule_period": "period",
     "spatial_correlation": "correlation_length",
 }
+
+
+if (
+    set(ROLLOUT_OVERRIDES) | set(NOISE_OVERRIDES) != ROLLOUT_PARAMETER_NAMES
+):  # pragma: no cover - import-time guard
+    raise ImportError("generation plan and architectures disagree on the rollout parameter names")
 
 
 class PlanError(ValueError):
@@ -73,44 +83,18 @@ def _python_scalar(value: Any) -> Any:
     return value.item() if isinstance(value, np.generic) else value
 
 
-def _integral(name: str, field_type: Any, value: Any) -> Any:
-    if field_type in (int, "int") and isinstance(value, float):
-        if not value.is_integer():
-            raise PlanError(f"sampled parameter {name!r} must be an integer for the operator: {value!r}")
-        return int(value)
-    if field_type in (float, "float") and isinstance(value, int) and not isinstance(value, bool):
-        return float(value)
-    return value
-
-
-def check_parameter_names(config: RunConfig, arch_config: Any) -> None:
-    """Every sampled name is consumed by the architecture or the rollout (else :class:`PlanError`)."""
-    arch_fields = [f.name for f in attrs.fields(type(arch_config))]
-    known = [*arch_fields, *ROLLOUT_OVERRIDES, *NOISE_OVERRIDES]
-    for name in config.parameter_space:
-        if name not in known:
-            guess = suggest(name, known)
-            hint = f" (did you mean {guess!r}?)" if guess else ""
-            raise PlanError(
-                f"sampled parameter {name!r}{hint} is used neither by operator {config.operator.kind if config.operator else '?'!r} "
-                f"nor by the rollout; operator parameters: {', '.join(arch_fields)}; rollout parameters: "
-                f"{', '.join([*ROLLOUT_OVERRIDES, *NOISE_OVERRIDES])}"
-            )
-
-
 def operator_settings(
     config: RunConfig, arch_config: Any, signature_of: Any, draw: ParameterDraw
 ) -> list[OperatorSettings]:
     """Per-operator settings for the rows of ``draw`` (θ overrides the config's fixed values)."""
-    check_parameter_names(config, arch_config)
-    fields = {f.name: f.type for f in attrs.fields(type(arch_config))}
     rollout = config.rollout
     settings = []
     for row in range(len(draw.unit)):
         theta = {name: _python_scalar(values[row]) for name, values in draw.values.items()}
-        arch_changes = {k: _integral(k, fields[k], v) for k, v in theta.items() if k in fields}
         try:
-            arch = attrs.evolve(arch_config, **arch_changes)
+            arch = apply_parameters(arch_config, theta, extra_known=ROLLOUT_PARAMETER_NAMES)
+        except ParameterMappingError:
+            raise
         except (ValueError, TypeError) as exc:
             raise PlanError(f"operator {draw.start + row}: {exc}") from exc
         noise = attrs.evolve(
