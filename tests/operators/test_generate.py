@@ -298,3 +298,10 @@ def attrs_evolve(instance, **changes):  # type: ignore[no-untyped-def]
     import attrs
 
     return attrs.evolve(instance, **changes)
+
+
+def test_every_rollout_parameter_name_overrides_a_rollout_setting():
+    from spinlock.operators.architectures.parameters import ROLLOUT_PARAMETER_NAMES
+    from spinlock.operators.generation.plan import NOISE_OVERRIDES, ROLLOUT_OVERRIDES
+
+    assert set(ROLLOUT_OVERRIDES) | set(NOISE_OVERRIDES) == ROLLOUT_PARAMETER_NAMES

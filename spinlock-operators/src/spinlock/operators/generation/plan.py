@@ -39,12 +39,6 @@ NOISE_OVERRIDES: dict[str, str] = {
 }
 
 
-if (
-    set(ROLLOUT_OVERRIDES) | set(NOISE_OVERRIDES) != ROLLOUT_PARAMETER_NAMES
-):  # pragma: no cover - import-time guard
-    raise ImportError("generation plan and architectures disagree on the rollout parameter names")
-
-
 class PlanError(ValueError):
     """The config cannot be turned into operators (e.g. a sampled name nothing consumes)."""
 
