@@ -113,12 +113,15 @@ def test_same_config_and_plan_is_bit_identical_across_processes(tiny_config, tmp
 
 
 def test_batch_size_changes_results_only_within_tolerance(tiny_config, tmp_path, manager):
-    for batch_size in (1, 8):
+    for batch_size in (1, 8, 32):
         make(tiny_config, tmp_path / f"b{batch_size}.h5", manager, batch_size=batch_size)
-    with open_dataset(tmp_path / "b1.h5") as one, open_dataset(tmp_path / "b8.h5") as eight:
-        np.testing.assert_array_equal(one.initial_conditions(), eight.initial_conditions())
-        np.testing.assert_allclose(one.trajectories(), eight.trajectories(), rtol=1e-4, atol=1e-5)
-        assert one.status() == eight.status()
+    with open_dataset(tmp_path / "b1.h5") as one:
+        reference = one.initial_conditions(), one.trajectories(), one.status()
+    for batch_size in (8, 32):
+        with open_dataset(tmp_path / f"b{batch_size}.h5") as other:
+            np.testing.assert_array_equal(other.initial_conditions(), reference[0])
+            np.testing.assert_allclose(other.trajectories(), reference[1], rtol=1e-4, atol=1e-5)
+            assert other.status() == reference[2]
 
 
 def test_single_operator_replay_is_bit_identical(tiny_config, tmp_path, manager):
