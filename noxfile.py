@@ -147,7 +147,7 @@ def typecheck(session: nox.Session) -> None:
 
 
 def install_test_env(session: nox.Session) -> None:
-    install_editable(session, "pytest", "hypothesis", "build", "hatchling", str(EXAMPLE))
+    install_editable(session, "pytest", "hypothesis", "build", "hatchling", "matplotlib", str(EXAMPLE))
 
 
 @nox.session

@@ -98,7 +98,9 @@ def spinlock_register_initial_conditions(registry: Any) -> None:
 
 @hookimpl
 def spinlock_register_commands(app: Any) -> None:
-    """``spinlock generate``."""
+    """``spinlock generate`` and ``spinlock visualize ic-types``."""
+    from spinlock.operators.gallery_cli import register_visualize
     from spinlock.operators.generation.cli import register
 
     register(app)
+    register_visualize(app)
