@@ -7,7 +7,7 @@ values from that sample alone (no batch statistics), so a value never depends on
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import attrs
@@ -20,12 +20,16 @@ if TYPE_CHECKING:
 FEATURE_INPUTS: frozenset[str] = frozenset({"initial_condition", "parameters", "trajectory"})
 
 
+def _strings(values: Iterable[str]) -> tuple[str, ...]:
+    return tuple(str(v) for v in values)
+
+
 @attrs.frozen
 class FeatureColumns:
     """Names of a family's columns and the category of each (same length, same order)."""
 
-    names: tuple[str, ...] = attrs.field(converter=tuple)
-    categories: tuple[str, ...] = attrs.field(converter=tuple)
+    names: tuple[str, ...] = attrs.field(converter=_strings)
+    categories: tuple[str, ...] = attrs.field(converter=_strings)
     per_timestep: bool = False
 
     def __attrs_post_init__(self) -> None:

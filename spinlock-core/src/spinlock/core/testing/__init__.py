@@ -17,6 +17,7 @@ from typing import Any
 
 from spinlock.core.testing.contracts import ContractViolation, check_component, contract_check
 from spinlock.core.testing.fakes import FakeEntryPoint
+from spinlock.core.testing.feature_families import check_feature_family as check_feature_family
 from spinlock.core.testing.initial_conditions import check_initial_condition as check_initial_condition
 
 __all__ = ["ContractViolation", "FakeEntryPoint", "check_component", "contract_check", "make_tiny_dataset"]
