@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 import importlib.metadata
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +25,15 @@ from spinlock.core.rollout import RolloutSpec, rollout
 from spinlock.core.sampling.draw import ParameterDraw, draw_parameters
 from spinlock.core.storage import DatasetError, DatasetWriter, TrajectorySpec
 from spinlock.operators.architectures.batched import BatchedOperator, architecture_name, build_batched
+from spinlock.operators.generation.features import (
+    InlineFamily,
+    batch_inputs,
+    compute as compute_features,
+    declare,
+    inline_families,
+    needs_trajectory,
+    shape_probe,
+)
 from spinlock.operators.generation.plan import (
     Batch,
     PlanError,
@@ -178,9 +187,15 @@ def build_batch_operator(
 
 
 def run_batch(
-    config: RunConfig, manager: PluginManager, arch_name: str, batch: Batch, plan: ComputePlan
+    config: RunConfig,
+    manager: PluginManager,
+    arch_name: str,
+    batch: Batch,
+    plan: ComputePlan,
+    families: Sequence[InlineFamily] = (),
+    draw: ParameterDraw | None = None,
 ) -> dict[str, Any]:
-    """Initial conditions, operators and rollout of one batch, as numpy arrays ready for the writer."""
+    """Initial conditions, operators, rollout and inline features of one batch, as arrays for the writer."""
     device = torch.device(plan.device)
     grid = config.grid
     fields, variants, kinds = generate_initial_conditions(
@@ -217,7 +232,7 @@ def run_batch(
         spec,
         operator_indices=batch.indices,
         root_seed=config.seed,
-        store_trajectory=config.storage.store_trajectories,
+        store_trajectory=config.storage.store_trajectories or needs_trajectory(families),
         device=device,
     )
     out: dict[str, Any] = {
@@ -227,7 +242,17 @@ def run_batch(
         "status": list(result.status),
         "diverged_step": np.asarray(result.diverged_step, dtype=np.int32),
     }
-    if result.trajectories is not None:
+    if families and draw is not None:
+        inputs = batch_inputs(
+            draw,
+            batch.indices,
+            initial_condition=fields,
+            trajectory=result.trajectories,
+            status=result.status,
+            stride=config.storage.trajectory_stride,
+        )
+        out["features"] = compute_features(families, inputs)
+    if result.trajectories is not None and config.storage.store_trajectories:
         out["trajectories"] = result.trajectories.contiguous().cpu().numpy()
     return out
 
@@ -272,14 +297,16 @@ def generate(
         overwrite=overwrite,
         provenance=_provenance(manager, config),
     )
+    families = inline_families(config, manager)
     written = 0
     todo: list[Batch] = []
     try:
+        declare(writer, families, shape_probe(config, draw))
         done = writer.done()
         todo = batches_to_run(batches, done)
         progress.start(config.n_operators, int(done.sum()))
         for batch in todo:
-            arrays = run_batch(config, manager, arch_name, batch, plan)
+            arrays = run_batch(config, manager, arch_name, batch, plan, families, draw)
             writer.write_batch(batch.indices, **arrays)
             newly = sum(1 for i in batch.indices if not done[i])
             written += newly
