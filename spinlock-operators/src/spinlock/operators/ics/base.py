@@ -15,6 +15,7 @@ Conventions shared by the helpers:
 
 from __future__ import annotations
 
+import abc
 import hashlib
 import math
 from collections.abc import Callable, Sequence
@@ -215,7 +216,7 @@ def soft_step(d: torch.Tensor, width: float | torch.Tensor) -> torch.Tensor:
     return 0.5 * (1.0 + torch.tanh(d / width))
 
 
-class Generator:
+class Generator(abc.ABC):
     """Base class: holds the config, validates a call, builds the :class:`Context` and runs ``_generate``.
 
     Subclasses implement ``_generate(ctx) -> (fields, info)``; ``info`` holds the drawn parameters (tensors
@@ -261,8 +262,9 @@ class Generator:
             raise RuntimeError(f"{type(self).__name__} produced {tuple(fields.shape)}")
         return fields, info
 
+    @abc.abstractmethod
     def _generate(self, ctx: Context) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        raise NotImplementedError
+        """``(batch, channels, height, width)`` fields for ``ctx`` and the parameters drawn per sample."""
 
 
 def pick(u: torch.Tensor, n: int) -> torch.Tensor:
