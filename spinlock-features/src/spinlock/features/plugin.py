@@ -5,6 +5,8 @@ Components are registered here with lazy `"module:attr"` factories so that loadi
 
 from __future__ import annotations
 
+from typing import Any
+
 from spinlock.core.hookspecs import hookimpl
 from spinlock.core.registry import FeatureFamilyRegistry
 from spinlock.features.configs import ArchitectureConfig, InitialConfig
@@ -32,3 +34,11 @@ def spinlock_register_feature_families(registry: FeatureFamilyRegistry) -> None:
         metadata={"inputs": ["parameters"], "version": ARCHITECTURE_VERSION},
     )
     register_temporal(registry)
+
+
+@hookimpl
+def spinlock_register_commands(app: Any) -> None:
+    """``spinlock extract``."""
+    from spinlock.features.extract_cli import register
+
+    register(app)

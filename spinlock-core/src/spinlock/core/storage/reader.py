@@ -50,21 +50,25 @@ class DatasetReader:
     dataset) raises :class:`DatasetError` naming the problem. Use as a context manager, or call :meth:`close`.
     """
 
-    def __init__(self, path: str | PathLike[str]) -> None:
+    def __init__(self, path: str | PathLike[str], *, file: h5py.File | None = None) -> None:
+        """Open ``path`` read-only, or read through an already open ``file`` (not closed by :meth:`close`)."""
         self._path = Path(path)
-        self._file = open_hdf5(self._path, "r")
+        self._owns_file = file is None
+        self._file = open_hdf5(self._path, "r") if file is None else file
         try:
             with reading(self._path, "root attributes"):
                 self._format_version = check_format_version(self._path, self._file)
         except BaseException:
-            self._file.close()
+            if self._owns_file:
+                self._file.close()
             raise
 
     # -- lifecycle ----------------------------------------------------------------------------------------
 
     def close(self) -> None:
-        """Close the file (idempotent)."""
-        self._file.close()
+        """Close the file (idempotent); a file handed in by the caller stays open."""
+        if self._owns_file:
+            self._file.close()
 
     def __enter__(self) -> Self:
         return self

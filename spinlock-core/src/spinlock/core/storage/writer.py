@@ -228,6 +228,21 @@ class DatasetWriter:
             raise
 
     @classmethod
+    def open_for_extraction(cls, path: str | PathLike[str]) -> DatasetWriter:
+        """Reopen a dataset to add or replace feature families computed from its stored data."""
+        path = Path(path)
+        with _open_paths_lock:
+            if path.resolve() in _open_paths:
+                raise DatasetError(path, "is already open by a DatasetWriter in this process")
+        file = open_hdf5(path, "r+")
+        try:
+            check_format_version(path, file)
+        except BaseException:
+            file.close()
+            raise
+        return cls._claim(path, file)
+
+    @classmethod
     def _claim(cls, path: Path, file: h5py.File) -> DatasetWriter:
         with _open_paths_lock:
             _open_paths.add(path.resolve())
@@ -244,6 +259,12 @@ class DatasetWriter:
     def path(self) -> Path:
         """The dataset file."""
         return self._path
+
+    @property
+    def file(self) -> h5py.File:
+        """The open HDF5 handle, for reading stored data while this writer holds the file."""
+        self._check_open()
+        return self._file
 
     @property
     def n_operators(self) -> int:
@@ -321,8 +342,47 @@ class DatasetWriter:
         if n_done:
             raise DatasetError(
                 self._path,
-                f"cannot declare feature family {family!r}: {n_done} samples are already complete without it",
+                f"cannot declare feature family {family!r}: {n_done} samples are already complete without it "
+                "(add it offline with `spinlock extract`)",
             )
+        return self._allocate_features(family, declaration)
+
+    def replace_features(
+        self,
+        family: str,
+        names: Sequence[str],
+        version: str,
+        provider: str,
+        per_timestep_T: int | None = None,
+        categories: Sequence[str] | None = None,
+    ) -> FeatureDeclaration:
+        """Allocate ``family`` afresh on a dataset whose samples may be complete (offline extraction).
+
+        An existing group of that name is deleted first; values read NaN until :meth:`write_features`.
+        """
+        self._check_open()
+        declaration = _make_declaration(family, names, version, provider, per_timestep_T, categories)
+        features = self._file.get(layout.FEATURES)
+        if features is not None and family in features:
+            del features[family]
+        self._features.pop(family, None)
+        return self._allocate_features(family, declaration)
+
+    def write_features(self, family: str, indices: Sequence[int] | np.ndarray, values: np.ndarray) -> None:
+        """Write rows ``indices`` of a declared family: ``(batch, D)`` or ``(batch, T, D)`` float32."""
+        self._check_open()
+        if family not in self._features:
+            raise ValueError(f"feature family {family!r} is not declared in {self._path}")
+        idx = self._check_indices(indices)
+        rows = _as_batch(
+            values, np.float32, (idx.size, *self._features[family].value_shape), f"features[{family}]"
+        )
+        target = self._file[layout.feature_values_path(family)]
+        for start, stop, pos in index_runs(idx):
+            target[start:stop] = _take(rows, pos)
+        self._file.flush()
+
+    def _allocate_features(self, family: str, declaration: FeatureDeclaration) -> FeatureDeclaration:
         group = self._file.require_group(layout.FEATURES).create_group(family)
         shape = (self._n, *declaration.value_shape)
         values = group.create_dataset(
