@@ -20,7 +20,6 @@ import torch.nn.functional as F
 from torch import nn
 
 from spinlock.operators.blocks.base import StackedModule, StackedNorm, activation_fn, fan_in_normal
-from spinlock.operators.blocks.configs import AFNOBlockConfig, AFNOFilterConfig
 from spinlock.operators.blocks.conv import StackedConv2d
 from spinlock.operators.blocks.spectral import check_modes, kept_rows
 
@@ -44,6 +43,8 @@ class AFNOFilter(StackedModule):
     field (no residual); modes not kept, and kept modes shrunk to zero, contribute nothing.
     Input and output ``(batch, O * channels, H, W)``.
     """
+
+    init_fields = ("sparsity",)
 
     sparsity: torch.Tensor
 
@@ -114,19 +115,6 @@ class AFNOFilter(StackedModule):
             f"hidden={self.hidden}, num_operators={self.num_operators}"
         )
 
-    @classmethod
-    def from_config(cls, config: AFNOFilterConfig, *, num_operators: int = 1) -> AFNOFilter:
-        """A filter built from its registered config (weights from ``manual_seed(0)``)."""
-        block = cls(
-            config.channels,
-            config.num_blocks,
-            config.modes,
-            num_operators=num_operators,
-            hidden_factor=config.hidden_factor,
-        )
-        block.reset_parameters(inits=[{"sparsity": config.sparsity}] * num_operators)
-        return block
-
 
 class AFNOBlock(StackedModule):
     """Pre-norm AFNO block: ``x = x + filter(norm1(x))``; ``x = x + mlp(norm2(x))``.
@@ -142,6 +130,8 @@ class AFNOBlock(StackedModule):
 
     Input and output ``(batch, O * channels, H, W)``.
     """
+
+    init_fields = ("sparsity",)
 
     def __init__(
         self,
@@ -172,19 +162,3 @@ class AFNOBlock(StackedModule):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = x + self.filter(self.norm1(x))
         return x + self.mlp(self.norm2(x))
-
-    @classmethod
-    def from_config(cls, config: AFNOBlockConfig, *, num_operators: int = 1) -> AFNOBlock:
-        """A block built from its registered config (weights from ``manual_seed(0)``)."""
-        block = cls(
-            config.channels,
-            config.num_blocks,
-            config.modes,
-            num_operators=num_operators,
-            hidden_factor=config.hidden_factor,
-            mlp_ratio=config.mlp_ratio,
-            activation=config.activation,
-            normalization=config.normalization,
-        )
-        block.reset_parameters(inits=[{"sparsity": config.sparsity}] * num_operators)
-        return block

@@ -18,8 +18,9 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, ClassVar, Self
 
+import attrs
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -115,6 +116,19 @@ class StackedModule(nn.Module):
 
     num_operators: int
 
+    #: config fields that are per-operator initialisation values (see :meth:`init_operator`), not
+    #: constructor arguments; every other config field is a constructor keyword of the same name
+    init_fields: ClassVar[tuple[str, ...]] = ()
+
+    @classmethod
+    def from_config(cls, config: Any, *, num_operators: int = 1) -> Self:
+        """A block built from its registered config (weights from ``manual_seed(0)`` for every operator)."""
+        kwargs = attrs.asdict(config, recurse=False)
+        init = {name: kwargs.pop(name) for name in cls.init_fields}
+        block = cls(**kwargs, num_operators=num_operators)
+        block.reset_parameters(inits=[init] * num_operators)
+        return block
+
     def init_operator(self, index: int, generator: torch.Generator, init: Mapping[str, float]) -> None:
         """Fill slice ``index`` of this module's own parameters and buffers from ``generator``.
 
@@ -158,8 +172,3 @@ def fan_in_uniform(
     """``U(-scale / sqrt(fan_in), scale / sqrt(fan_in))`` draws of ``shape`` (CPU, float32)."""
     bound = scale / math.sqrt(fan_in)
     return (torch.rand(tuple(shape), generator=generator) * 2.0 - 1.0) * bound
-
-
-def config_kwargs(config: Any, *names: str) -> dict[str, Any]:
-    """The named fields of an attrs config as keyword arguments."""
-    return {name: getattr(config, name) for name in names}

@@ -5,7 +5,6 @@ from __future__ import annotations
 import torch
 
 from spinlock.operators.blocks.base import StackedModule
-from spinlock.operators.blocks.configs import DownsampleConfig
 from spinlock.operators.blocks.conv import ConvBlock
 
 
@@ -52,18 +51,3 @@ class Downsample(StackedModule):
         if x.shape[-1] % 2 or x.shape[-2] % 2:
             raise ValueError(f"Downsample needs an even grid, got {tuple(x.shape[-2:])}")
         return self.block(x)
-
-    @classmethod
-    def from_config(cls, config: DownsampleConfig, *, num_operators: int = 1) -> Downsample:
-        """A block built from its registered config (weights from ``manual_seed(0)``)."""
-        block = cls(
-            config.in_channels,
-            config.out_channels,
-            config.kernel_size,
-            num_operators=num_operators,
-            normalization=config.normalization,
-            activation=config.activation,
-            padding=config.padding,
-        )
-        block.reset_parameters()
-        return block

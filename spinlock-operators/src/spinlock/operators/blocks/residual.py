@@ -6,7 +6,6 @@ import torch
 from torch import nn
 
 from spinlock.operators.blocks.base import StackedModule
-from spinlock.operators.blocks.configs import ResidualBlockConfig
 from spinlock.operators.blocks.conv import ConvBlock, StackedConv2d
 
 
@@ -67,19 +66,3 @@ class ResidualBlock(StackedModule):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.skip(x) + self.convs(x)
-
-    @classmethod
-    def from_config(cls, config: ResidualBlockConfig, *, num_operators: int = 1) -> ResidualBlock:
-        """A block built from its registered config (weights from ``manual_seed(0)``)."""
-        block = cls(
-            config.in_channels,
-            config.out_channels,
-            config.kernel_size,
-            num_operators=num_operators,
-            num_convs=config.num_convs,
-            normalization=config.normalization,
-            activation=config.activation,
-            padding=config.padding,
-        )
-        block.reset_parameters()
-        return block

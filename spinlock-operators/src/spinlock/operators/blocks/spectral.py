@@ -14,7 +14,6 @@ from collections.abc import Mapping
 import torch
 
 from spinlock.operators.blocks.base import StackedModule, fan_in_normal
-from spinlock.operators.blocks.configs import SpectralConvConfig
 
 
 def max_modes(height: int, width: int) -> int:
@@ -94,8 +93,3 @@ class SpectralConv(StackedModule):
         return (
             f"{self.in_channels}, {self.out_channels}, modes={self.modes}, num_operators={self.num_operators}"
         )
-
-    @classmethod
-    def from_config(cls, config: SpectralConvConfig, *, num_operators: int = 1) -> SpectralConv:
-        """A block built from its registered config (weights from ``manual_seed(0)``)."""
-        return cls(config.in_channels, config.out_channels, config.modes, num_operators=num_operators)

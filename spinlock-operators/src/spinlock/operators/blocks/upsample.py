@@ -6,7 +6,6 @@ import torch
 import torch.nn.functional as F
 
 from spinlock.operators.blocks.base import StackedModule, pad2d
-from spinlock.operators.blocks.configs import UpsampleConfig
 from spinlock.operators.blocks.conv import ConvBlock
 
 
@@ -63,18 +62,3 @@ class Upsample(StackedModule):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.block(upsample2x(x, self.padding))
-
-    @classmethod
-    def from_config(cls, config: UpsampleConfig, *, num_operators: int = 1) -> Upsample:
-        """A block built from its registered config (weights from ``manual_seed(0)``)."""
-        block = cls(
-            config.in_channels,
-            config.out_channels,
-            config.kernel_size,
-            num_operators=num_operators,
-            normalization=config.normalization,
-            activation=config.activation,
-            padding=config.padding,
-        )
-        block.reset_parameters()
-        return block
