@@ -10,6 +10,7 @@ from typing import Any
 from spinlock.core.hookspecs import hookimpl
 from spinlock.core.registry import FeatureFamilyRegistry
 from spinlock.features.configs import ArchitectureConfig, InitialConfig
+from spinlock.features.summary.registration import register_summary
 from spinlock.features.temporal.registration import register_temporal
 
 #: versions of the first-party families (bumped whenever a column's definition changes)
@@ -33,6 +34,7 @@ def spinlock_register_feature_families(registry: FeatureFamilyRegistry) -> None:
         summary="ARCHITECTURE: θ decoded into typed values, log scales, one-hot choices and size estimates",
         metadata={"inputs": ["parameters"], "version": ARCHITECTURE_VERSION},
     )
+    register_summary(registry)
     register_temporal(registry)
 
 

@@ -7,7 +7,7 @@ values from that sample alone (no batch statistics), so a value never depends on
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Hashable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import attrs
@@ -54,6 +54,9 @@ class FeatureInputs:
         so a family can one-hot choices and log-scale log parameters.
     :param status: per-sample rollout status (``ok`` / ``diverged``), or ``None``.
     :param time_stride: states between stored time points of ``trajectory``.
+    :param scratch: per-batch memo where families share intermediate results (e.g. per-frame statistics
+        that TEMPORAL and SUMMARY both need), keyed by everything that determines the value. It lives as
+        long as this batch, never spans batches, and is not part of equality.
     """
 
     initial_condition: torch.Tensor | None = None
@@ -62,6 +65,7 @@ class FeatureInputs:
     parameter_space: Sequence[Mapping[str, Any]] = ()
     status: Sequence[str] | None = None
     time_stride: int = 1
+    scratch: dict[Hashable, Any] = attrs.field(factory=dict, eq=False, repr=False)
 
 
 @runtime_checkable

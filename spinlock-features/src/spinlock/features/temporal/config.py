@@ -21,8 +21,6 @@ class TemporalConfig:
     :param n_bands: radial bands of the band-power fractions; edges are geometric in cycles/domain.
     :param realization_std: also emit the std over realizations of the key columns above.
     :param dominant_sharpness: β of the soft argmax ``Σ k softmax(β log E(k))`` of the dominant wavenumber.
-    :param chunk_elements: samples × time steps are processed in chunks of about this many input elements
-        (small enough to stay in cache; a chunk holds at least one sample-time step).
     """
 
     spatial: bool = True
@@ -31,7 +29,6 @@ class TemporalConfig:
     n_bands: int = attrs.field(default=4, validator=[attrs.validators.ge(1), attrs.validators.le(16)])
     realization_std: bool = True
     dominant_sharpness: float = attrs.field(default=10.0, validator=attrs.validators.gt(0.0))
-    chunk_elements: int = attrs.field(default=1 << 18, validator=attrs.validators.ge(1))
 
     def __attrs_post_init__(self) -> None:
         if not (self.spatial or self.spectral or self.cross_channel):

@@ -25,15 +25,10 @@ from __future__ import annotations
 import torch
 
 from spinlock.core.features.family import FeatureColumns, FeatureInputs
+from spinlock.features.frames import check_trajectory, shared_frame_statistics
 from spinlock.features.temporal.config import TemporalConfig
 from spinlock.features.temporal.registration import TEMPORAL_VERSION
-from spinlock.features.temporal.stats import (
-    channel_correlation,
-    correlation_stats,
-    gradient_stats,
-    moments,
-    spectral_stats,
-)
+from spinlock.features.temporal.stats import correlation_from_covariance, correlation_stats
 
 SPATIAL_STATS: tuple[str, ...] = (
     "spatial_mean",
@@ -117,93 +112,45 @@ class TemporalFamily:
         return FeatureColumns(names=names, categories=cats, per_timestep=True)
 
     def columns(self, inputs: FeatureInputs) -> FeatureColumns:
-        traj = _check_trajectory(inputs.trajectory)
+        traj = check_trajectory(inputs.trajectory, "TEMPORAL")
         return self.columns_for_channels(int(traj.shape[3]))
 
     # -------------------------------------------------------------------------------------------- compute
     def compute(self, inputs: FeatureInputs) -> torch.Tensor:
-        traj = _check_trajectory(inputs.trajectory)
-        B, M, T, C, H, W = traj.shape
+        traj = check_trajectory(inputs.trajectory, "TEMPORAL")
+        B, _, T, C = traj.shape[:4]
         dtype = torch.float64 if traj.dtype == torch.float64 else torch.float32
-        x = traj.to(dtype)
-        # chunks of samples × time steps small enough to stay cache-resident (samples are independent)
-        frame = max(1, M * C * H * W)
-        b_chunk = max(1, min(B, self.config.chunk_elements // frame))
-        t_chunk = max(1, self.config.chunk_elements // (b_chunk * frame))
-        rows = []
-        for b0 in range(0, B, b_chunk):
-            xb = x[b0 : b0 + b_chunk]
-            outs = [self._compute_chunk(xb[:, :, t0 : t0 + t_chunk]) for t0 in range(0, T, t_chunk)]
-            rows.append(torch.cat(outs, dim=1) if outs else xb.new_zeros((xb.shape[0], 0, 0)))
         if T == 0 or B == 0:
-            return x.new_zeros((B, T, len(self.columns_for_channels(C))))
-        return torch.cat(rows, dim=0)
-
-    def _compute_chunk(self, x: torch.Tensor) -> torch.Tensor:
-        """``(B, M, t, C, H, W)`` → ``(B, t, D)``."""
+            return traj.new_zeros((B, T, len(self.columns_for_channels(C))), dtype=dtype)
+        x = traj.to(dtype)
         cfg = self.config
-        C = x.shape[3]
-        mom = moments(x)
-        per_channel: dict[str, torch.Tensor] = {}  # each (B, M, t, C)
+        frames = shared_frame_statistics(inputs, x, cfg.n_bands, cfg.dominant_sharpness)
+        per_channel: dict[str, torch.Tensor] = {}  # each (B, M, T, C)
         if cfg.spatial:
-            per_channel.update(
-                spatial_mean=mom["mean"],
-                spatial_std=mom["std"],
-                spatial_skewness=mom["skewness"],
-                spatial_kurtosis=mom["kurtosis"],
-                spatial_min=x.amin(dim=(-2, -1)),
-                spatial_max=x.amax(dim=(-2, -1)),
-            )
-            per_channel.update(gradient_stats(x, mom["mean_square"]))
+            per_channel.update({f"spatial_{k}": frames[k] for k in ("mean", "std", "skewness", "kurtosis")})
+            per_channel.update(spatial_min=frames["minimum"], spatial_max=frames["maximum"])
+            per_channel.update({k: frames[k] for k in SPATIAL_STATS[6:]})
         if cfg.spectral:
-            spec = spectral_stats(x, mom["mean_square"], cfg.n_bands, cfg.dominant_sharpness)
             for i in range(cfg.n_bands):
-                per_channel[f"band_fraction_{i}"] = spec["band_fraction"][..., i]
-            per_channel.update(
-                spectral_centroid=spec["centroid"],
-                spectral_bandwidth=spec["bandwidth"],
-                spectral_slope=spec["slope"],
-                spectral_entropy=spec["entropy"],
-                dominant_wavenumber=spec["dominant_k"],
-            )
-        parts: list[torch.Tensor] = []  # each (B, M, t, n)
+                per_channel[f"band_fraction_{i}"] = frames.band_fraction[..., i]
+            per_channel.update({k: frames[k] for k in SPECTRAL_TAIL})
+        parts: list[torch.Tensor] = []  # each (B, M, T, n)
         stats = [s for _, s in self._per_channel_stats()]
         if stats:
             parts.append(torch.stack([per_channel[s] for s in stats], dim=-2).flatten(-2))
         if cfg.cross_channel and C >= 2:
-            cs = correlation_stats(channel_correlation(x))
+            corr = correlation_from_covariance(frames.channel_cov, frames["mean"])
+            cs = correlation_stats(corr)
             parts.append(cs["pairs"])
             parts.append(
                 torch.stack([cs["abs_corr_mean"], cs["abs_corr_max"], cs["participation_ratio"]], dim=-1)
             )
-        B, _, t = x.shape[:3]
-        mean = torch.cat(parts, dim=-1).mean(dim=1) if parts else x.new_zeros((B, t, 0))
+        mean = torch.cat(parts, dim=-1).mean(dim=1)
         rstd = self._rstd_stats()
         if not rstd:
             return mean
-        r = torch.stack([per_channel[s] for s in rstd], dim=-2).flatten(-2)  # (B, M, t, n·C)
+        r = torch.stack([per_channel[s] for s in rstd], dim=-2).flatten(-2)  # (B, M, T, n·C)
         var = (r - r.mean(dim=1, keepdim=True)).pow(2).mean(dim=1)
         # guard so that the gradient stays finite when all realizations agree (M = 1)
         std = torch.sqrt(var + 1e-24)
         return torch.cat([mean, std], dim=-1)
-
-
-def _check_trajectory(traj: torch.Tensor | None) -> torch.Tensor:
-    if traj is None:
-        raise ValueError("TEMPORAL needs inputs.trajectory, got None")
-    if not isinstance(traj, torch.Tensor):
-        raise ValueError(f"trajectory must be a torch.Tensor, got {type(traj).__name__}")
-    if traj.ndim != 6:
-        raise ValueError(
-            "trajectory must be 6-D (batch, realizations, time, channels, height, width), "
-            f"got shape {tuple(traj.shape)}"
-        )
-    if traj.shape[1] < 1 or traj.shape[3] < 1:
-        raise ValueError(
-            f"trajectory needs at least one realization and one channel, got {tuple(traj.shape)}"
-        )
-    if traj.shape[-2] < 4 or traj.shape[-1] < 4:
-        raise ValueError(f"trajectory fields must be at least 4×4, got {tuple(traj.shape[-2:])}")
-    if not (traj.is_floating_point()):
-        raise ValueError(f"trajectory must be floating point, got {traj.dtype}")
-    return traj

@@ -1,4 +1,4 @@
-"""Vectorised, differentiable statistics of 2-D periodic fields ``(..., H, W)``.
+"""Shared conventions and spectral/correlation primitives for statistics of 2-D periodic fields ``(..., H, W)``.
 
 Conventions (shared by every function here):
 
@@ -27,72 +27,8 @@ REL_EPS = 1e-10
 ABS_EPS = 1e-18
 
 
-def _guard(mean_square: torch.Tensor) -> torch.Tensor:
+def guard(mean_square: torch.Tensor) -> torch.Tensor:
     return REL_EPS * mean_square + ABS_EPS
-
-
-# --------------------------------------------------------------------------------------------------- spatial
-
-
-def moments(u: torch.Tensor) -> dict[str, torch.Tensor]:
-    """Mean, std, skewness and excess kurtosis of each field over its last two axes (population moments).
-
-    Returns also ``mean_square`` (mean of u², the scale used by the guards). Skewness is
-    ``m3 / (m2 + g)^1.5`` and excess kurtosis ``(m4 - 3 m2²) / (m2 + g)²`` with ``g = 1e-10·mean(u²)``:
-    both are 0 for a constant field and match the textbook (biased) estimators to ~1e-10 otherwise.
-    """
-    mean = u.mean(dim=(-2, -1))
-    d = u - mean[..., None, None]
-    d2 = d * d
-    m2 = d2.mean(dim=(-2, -1))
-    m3 = (d2 * d).mean(dim=(-2, -1))
-    m4 = (d2 * d2).mean(dim=(-2, -1))
-    mean_square = m2 + mean * mean
-    v = m2 + _guard(mean_square)
-    return {
-        "mean": mean,
-        "std": torch.sqrt(v),
-        "skewness": m3 / v**1.5,
-        "kurtosis": (m4 - 3.0 * m2 * m2) / (v * v),
-        "mean_square": mean_square,
-        "variance": m2,
-    }
-
-
-def gradients(u: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Circular central differences ``(∂u/∂y, ∂u/∂x)`` per domain length (axis -2 is y, axis -1 is x)."""
-    H, W = u.shape[-2], u.shape[-1]
-    dy = (torch.roll(u, -1, dims=-2) - torch.roll(u, 1, dims=-2)) * (H / 2.0)
-    dx = (torch.roll(u, -1, dims=-1) - torch.roll(u, 1, dims=-1)) * (W / 2.0)
-    return dy, dx
-
-
-def laplacian(u: torch.Tensor) -> torch.Tensor:
-    """Circular 5-point Laplacian per squared domain length."""
-    H, W = u.shape[-2], u.shape[-1]
-    lap_y = (torch.roll(u, -1, dims=-2) + torch.roll(u, 1, dims=-2) - 2.0 * u) * float(H * H)
-    lap_x = (torch.roll(u, -1, dims=-1) + torch.roll(u, 1, dims=-1) - 2.0 * u) * float(W * W)
-    return lap_y + lap_x
-
-
-def gradient_stats(u: torch.Tensor, mean_square: torch.Tensor) -> dict[str, torch.Tensor]:
-    """``gradient_energy`` = mean |∇u|², ``gradient_magnitude_mean`` = mean |∇u| (ε-smoothed),
-    ``gradient_anisotropy`` = mean(∂x u)² / mean |∇u|² ∈ [0, 1] (½ for isotropic fields),
-    ``laplacian_energy`` = mean (∇²u)²."""
-    dy, dx = gradients(u)
-    gx2 = (dx * dx).mean(dim=(-2, -1))
-    gy2 = (dy * dy).mean(dim=(-2, -1))
-    H, W = u.shape[-2], u.shape[-1]
-    g = _guard(mean_square) * float(H * W)
-    mag = torch.sqrt(dx * dx + dy * dy + g[..., None, None]).mean(dim=(-2, -1))
-    energy = gx2 + gy2
-    lap = laplacian(u)
-    return {
-        "gradient_energy": energy,
-        "gradient_magnitude_mean": mag,
-        "gradient_anisotropy": (gx2 + 0.5 * g) / (energy + g),
-        "laplacian_energy": (lap * lap).mean(dim=(-2, -1)),
-    }
 
 
 # -------------------------------------------------------------------------------------------------- spectral
@@ -177,73 +113,18 @@ def spectral_grid(H: int, W: int, n_bands: int) -> SpectralGrid:
     )
 
 
-def power_spectrum(u: torch.Tensor) -> torch.Tensor:
-    """|rfft2(u)|² with ``norm="ortho"``, flattened to ``(..., K)`` half-plane modes (Σ w·P = Σ (u-ū)²·…)."""
-    F = torch.fft.rfft2(u, norm="ortho")
-    return (F.real * F.real + F.imag * F.imag).flatten(-2)
-
-
-def spectral_stats(
-    u: torch.Tensor, mean_square: torch.Tensor, n_bands: int, sharpness: float = 10.0
-) -> dict[str, torch.Tensor]:
-    """Spectral statistics of each field (wavenumbers in cycles per domain, DC excluded).
-
-    ``band_fraction`` ``(..., n_bands)``: power in each band / total power; ``centroid`` Σk·P/ΣP;
-    ``bandwidth`` sqrt(Σ(k-centroid)²P/ΣP); ``slope``: least-squares slope of log E(k) against log k over the
-    shells k = 1..min(H, W)//2, with E the radially averaged power per mode; ``entropy``: Shannon entropy of
-    P/ΣP over the (double-counted) non-DC modes divided by its maximum log(#modes), in [0, 1];
-    ``dominant_k``: soft argmax Σ k·softmax(β log E(k)) (β = ``sharpness``) — differentiable and equal to the
-    peak shell when one shell dominates. A constant field gives 0 for fractions, centroid, bandwidth,
-    entropy and slope.
-    """
-    H, W = u.shape[-2], u.shape[-1]
-    grid = spectral_grid(H, W, n_bands)
-    P = power_spectrum(u)
-    proj = grid.projection.to(dtype=P.dtype, device=P.device)
-    sums = P @ proj
-    S = grid.n_shells
-    E = sums[..., :S]
-    band = sums[..., S : S + n_bands]
-    k1, k2, total = sums[..., S + n_bands], sums[..., S + n_bands + 1], sums[..., S + n_bands + 2]
-    g_total = _guard(mean_square) * float(H * W)
-    denom = total + g_total
-    centroid = k1 / denom
-    spread = (k2 / denom - centroid * centroid).clamp_min(0.0)
-    bandwidth = torch.sqrt(spread + _guard(centroid * centroid + 1.0))
-    logE = torch.log(E + _guard(mean_square)[..., None])
-    slope = logE @ grid.slope_weights.to(dtype=P.dtype, device=P.device)
-    soft = torch.softmax(sharpness * logE, dim=-1)
-    dominant = soft @ grid.shell_k.to(dtype=P.dtype, device=P.device)
-    w = grid.weights.to(dtype=P.dtype, device=P.device)
-    p = P / denom[..., None]
-    entropy = -(w * p * torch.log(p + ABS_EPS)).sum(dim=-1) / math.log(grid.n_modes)
-    return {
-        "band_fraction": band / denom[..., None],
-        "centroid": centroid,
-        "bandwidth": bandwidth,
-        "slope": slope,
-        "entropy": entropy,
-        "dominant_k": dominant,
-    }
-
-
 # --------------------------------------------------------------------------------------------- cross-channel
 
 
-def channel_correlation(u: torch.Tensor) -> torch.Tensor:
-    """Pearson correlation matrix ``(..., C, C)`` of the channels of ``(..., C, H, W)`` over pixels.
+def correlation_from_covariance(cov: torch.Tensor, mean: torch.Tensor) -> torch.Tensor:
+    """Pearson correlation matrix ``(..., C, C)`` from the channel covariance ``(..., C, C)`` over pixels and
+    the channel means ``(..., C)``.
 
     Each variance is guarded relative to its channel's mean square, so a constant channel correlates 0 with
     the others (and ~0 with itself).
     """
-    flat = u.flatten(-2)
-    mean = flat.mean(dim=-1, keepdim=True)
-    d = flat - mean
-    n = flat.shape[-1]
-    cov = d @ d.transpose(-1, -2) / n
     var = torch.diagonal(cov, dim1=-2, dim2=-1)
-    ms = var + mean.squeeze(-1) ** 2
-    s = torch.sqrt(var + _guard(ms))
+    s = torch.sqrt(var + guard(var + mean * mean))
     return cov / (s[..., :, None] * s[..., None, :])
 
 
