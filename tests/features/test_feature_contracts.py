@@ -12,7 +12,7 @@ FAMILIES = list(build_plugin_manager(strict=True).components["feature_family"])
 
 def test_first_party_families_are_registered() -> None:
     names = {spec.name for spec in FAMILIES}
-    assert {"initial", "architecture"} <= names
+    assert {"initial", "architecture", "summary", "temporal"} <= names
 
 
 @pytest.mark.parametrize("spec", FAMILIES, ids=lambda spec: spec.name)

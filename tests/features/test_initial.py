@@ -140,3 +140,24 @@ def test_bad_inputs() -> None:
         FAMILY.compute(FeatureInputs(initial_condition=torch.zeros(1, 8, 8)))
     with pytest.raises(ValueError, match="non-finite"):
         FAMILY.compute(FeatureInputs(initial_condition=torch.full((1, 1, 8, 8), float("nan"))))
+
+
+def test_label_components_matches_scipy_on_snakes_and_noise() -> None:
+    from spinlock.features.initial import label_components
+
+    snake = np.zeros((17, 17), dtype=bool)  # one long serpentine component: worst case for propagation
+    snake[::2] = True
+    snake[1::4, -1] = True
+    snake[3::4, 0] = True
+    rng = np.random.default_rng(0)
+    masks = np.stack(
+        [snake, ~snake, rng.random((17, 17)) > 0.45, np.zeros((17, 17), bool), np.ones((17, 17), bool)]
+    )
+    labels = label_components(torch.from_numpy(masks)).numpy()
+    for mask, got in zip(masks, labels, strict=True):
+        expected, count = ndimage.label(mask)
+        assert len(np.unique(got[mask])) == count
+        # same partition: pixels share a label exactly when scipy gives them the same one
+        pairs = {(int(a), int(b)) for a, b in zip(got[mask], expected[mask], strict=True)}
+        assert len(pairs) == count
+        assert (got[~mask] == -1).all()

@@ -183,8 +183,10 @@ def test_temporal_and_sensitivity_against_numpy() -> None:
     )
 
     spread = u.var(axis=1).mean(axis=(-2, -1))  # (B, T, C)
-    expected = np.log(spread[:, -1] / var_mean(u)[:, -1])
-    np.testing.assert_allclose(_col(out, names, "ensemble_spread_final_c2"), expected[:, 2], rtol=1e-6)
+    log_spread = np.log(spread / var_mean(u))
+    np.testing.assert_allclose(_col(out, names, "ensemble_spread_final_c2"), log_spread[:, -1, 2], rtol=1e-6)
+    growth = (log_spread[:, -1] - log_spread[:, 1]) / ((T - 2) * stride)
+    np.testing.assert_allclose(_col(out, names, "ensemble_spread_growth_c0"), growth[:, 0], rtol=1e-6)
 
 
 def var_mean(u: np.ndarray) -> np.ndarray:

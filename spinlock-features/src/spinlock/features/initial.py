@@ -181,27 +181,40 @@ def label_components(mask: torch.Tensor) -> torch.Tensor:
     """4-connected component labels of a boolean ``(N, H, W)`` mask (non-periodic).
 
     Each foreground pixel ends with the flat index of the smallest-index pixel of its component; background
-    pixels get -1. Min-label propagation with pointer jumping, so most shapes converge in few sweeps.
+    pixels get -1. Every sweep gives each horizontal and each vertical run of foreground pixels the minimum
+    label of the run (a segment reduction), then jumps pointers (a pixel adopts the label of the pixel its
+    label names), so a component converges in a few sweeps whatever its extent.
     """
     n, h, w = mask.shape
     big = h * w
     index = torch.arange(h * w, device=mask.device).reshape(1, h, w).expand(n, h, w)
-    labels = torch.where(mask, index, torch.full_like(index, big))
+    labels = torch.where(mask, index, torch.full_like(index, big)).contiguous()
+    row_runs = _run_ids(mask)
+    col_runs = _run_ids(mask.transpose(1, 2)).transpose(1, 2)
+    flat_mask = mask.reshape(n, -1)
     while True:
-        padded = torch.nn.functional.pad(labels, (1, 1, 1, 1), value=big)
-        neighbour_min = torch.minimum(
-            torch.minimum(padded[:, :-2, 1:-1], padded[:, 2:, 1:-1]),
-            torch.minimum(padded[:, 1:-1, :-2], padded[:, 1:-1, 2:]),
-        )
-        new = torch.where(mask, torch.minimum(labels, neighbour_min), labels)
-        # pointer jumping: adopt the label of the pixel named by the current label
-        flat = new.reshape(n, h * w)
-        jumped = torch.gather(flat, 1, flat.clamp(max=big - 1)).reshape(n, h, w)
-        new = torch.where(mask, torch.minimum(new, jumped), new)
+        new = labels.reshape(n, -1)
+        for runs in (row_runs, col_runs):
+            ids = runs.reshape(n, -1)
+            run_min = torch.full((n, h * w + 1), big, dtype=new.dtype, device=new.device)
+            run_min.scatter_reduce_(1, ids, new, reduce="amin")
+            new = torch.where(flat_mask, torch.gather(run_min, 1, ids), new)
+        jumped = torch.gather(new, 1, new.clamp(max=big - 1))
+        new = torch.where(flat_mask, torch.minimum(new, jumped), new).reshape(n, h, w)
         if torch.equal(new, labels):
             break
         labels = new
     return torch.where(mask, labels, torch.full_like(labels, -1))
+
+
+def _run_ids(mask: torch.Tensor) -> torch.Tensor:
+    """Per pixel of ``(N, H, W)``, an id ≥ 1 of its horizontal run of foreground pixels (0 for background);
+    ids are unique within a field and below H·W + 1."""
+    n, h, w = mask.shape
+    starts = mask.clone()
+    starts[:, :, 1:] &= ~mask[:, :, :-1]
+    ids = starts.reshape(n, -1).cumsum(dim=1).reshape(n, h, w)
+    return torch.where(mask, ids, torch.zeros_like(ids))
 
 
 def _morphological(u: torch.Tensor) -> list[torch.Tensor]:
