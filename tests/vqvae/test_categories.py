@@ -1,0 +1,179 @@
+"""Category discovery: planted groups, merging, naming, state, bad input."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from sklearn.metrics import adjusted_rand_score
+
+from spinlock.vqvae.categories import CategoryConfig, CategoryMap, discover_categories
+
+
+def planted(
+    n_groups: int = 4, size: int = 6, n: int = 400, seed: int = 0
+) -> tuple[np.ndarray, list[str], np.ndarray]:
+    """``n_groups`` groups of ``size`` columns, each a noisy (sign-flipped, monotone) copy of one factor.
+
+    Columns are shuffled, so the groups are not contiguous. Returns X, names and the true group per column.
+    """
+    rng = np.random.default_rng(seed)
+    factors = rng.normal(size=(n, n_groups))
+    columns, truth = [], []
+    for g in range(n_groups):
+        for j in range(size):
+            signal = factors[:, g] * rng.uniform(0.5, 2.0) * (-1) ** j
+            if j == 1:
+                signal = np.exp(signal / 2)  # monotone, non-linear: Spearman keeps it in the group
+            columns.append(signal + 0.3 * rng.normal(size=n))
+            truth.append(g)
+    order = rng.permutation(len(columns))
+    X = np.stack(columns, axis=1)[:, order]
+    truth_array = np.asarray(truth)[order]
+    names = [
+        f"{'summary' if g % 2 else 'temporal'}::g{g}_c{i}" for i, g in zip(order, truth_array, strict=True)
+    ]
+    return X, names, truth_array
+
+
+def test_fixed_number_recovers_planted_groups():
+    X, names, truth = planted()
+    result = discover_categories(X, names, CategoryConfig(n_categories=4))
+    assert result.n_categories == 4
+    assert adjusted_rand_score(truth, result.labels()) == 1.0
+    assert result.scores == ()
+    assert result.silhouette is not None and result.silhouette > 0.5
+
+
+@pytest.mark.parametrize("correlation", ["spearman", "pearson"])
+def test_automatic_number_recovers_planted_groups(correlation):
+    X, names, truth = planted()
+    config = CategoryConfig(min_categories=2, max_categories=10, correlation=correlation)
+    result = discover_categories(X, names, config)
+    assert result.n_categories == 4
+    assert adjusted_rand_score(truth, result.labels()) == 1.0
+    # one tree cut at every k of the clamped range: 2..min(10, 24 - 1, 24 // 3 = 8)
+    assert [k for k, _, _ in result.scores] == list(range(2, 9))
+    best = max(s for _, _, s in result.scores if s is not None)
+    assert result.silhouette == pytest.approx(best)
+
+
+def test_default_search_range_is_clamped_to_the_columns():
+    X, names, _ = planted(n_groups=2, size=6)  # D = 12: k <= 12 // 3 = 4, below min_categories = 8
+    result = discover_categories(X, names)
+    assert [k for k, _, _ in result.scores] == [4]
+
+
+def test_discovery_is_deterministic_and_ordered():
+    X, names, _ = planted()
+    config = CategoryConfig(min_categories=2, max_categories=10)
+    first = discover_categories(X, names, config)
+    assert first == discover_categories(X, names, config)
+    firsts = [c.indices[0] for c in first.categories]
+    assert firsts == sorted(firsts)
+    for category in first.categories:
+        assert list(category.indices) == sorted(category.indices)
+        assert category.members == tuple(names[i] for i in category.indices)
+
+
+def test_small_clusters_are_merged_into_the_most_correlated_one():
+    rng = np.random.default_rng(1)
+    n = 500
+    f = rng.normal(size=(n, 3))
+    near_f0 = 0.7 * f[:, 0] + 0.7 * rng.normal(size=n)  # related to group 0 only
+    columns = [f[:, g] + 0.3 * rng.normal(size=n) for g in range(3) for _ in range(5)]
+    columns += [near_f0 + 0.1 * rng.normal(size=n) for _ in range(2)]
+    X = np.stack(columns, axis=1)
+    names = [f"c{j}" for j in range(17)]
+
+    merged = discover_categories(X, names, CategoryConfig(n_categories=4, min_size=3))
+    assert merged.n_categories == 3
+    assert merged.categories[0].indices == (0, 1, 2, 3, 4, 15, 16)
+
+    kept = discover_categories(X, names, CategoryConfig(n_categories=4, min_size=2))
+    assert kept.n_categories == 4
+    assert kept.categories[-1].indices == (15, 16)
+
+
+def test_names_come_from_family_and_representative_member():
+    X, names, truth = planted()
+    result = discover_categories(X, names, CategoryConfig(n_categories=4))
+    assert len(set(result.category_names)) == 4
+    for category in result.categories:
+        family, _, stem = category.name.partition(":")
+        assert f"{family}::{stem}" in category.members
+        group = truth[category.indices[0]]
+        assert family == ("summary" if group % 2 else "temporal")
+    assert result.families[0] in {"summary", "temporal"}
+
+    plain = [name.partition("::")[2] for name in names]
+    explicit = discover_categories(X, plain, CategoryConfig(n_categories=4), families=["f"] * len(names))
+    assert all(c.name.startswith("f:") for c in explicit.categories)
+    bare = discover_categories(X, plain, CategoryConfig(n_categories=4))
+    assert all(c.name in c.members for c in bare.categories)
+
+
+def test_state_round_trip_and_describe():
+    X, names, _ = planted()
+    result = discover_categories(X, names, CategoryConfig(min_categories=2, max_categories=6))
+    state = json.loads(json.dumps(result.to_state()))
+    assert CategoryMap.from_state(state) == result
+    description = json.loads(json.dumps(result.describe()))
+    assert [d["name"] for d in description] == list(result.category_names)
+    assert sum(d["size"] for d in description) == len(names)
+    assert sum(sum(d["families"].values()) for d in description) == len(names)
+
+
+def test_from_mapping():
+    names = ["a", "b", "c", "d"]
+    mapping = CategoryMap.from_mapping(names, {"x": ["c", "a"], "y": [1, 3]})
+    assert mapping.categories[0] == ("x", (0, 2), ("a", "c"))
+    assert mapping.labels().tolist() == [0, 1, 0, 1]
+    assert mapping.get("y").members == ("b", "d")
+    with pytest.raises(ValueError, match="exactly once"):
+        CategoryMap.from_mapping(names, {"x": ["a", "b"], "y": ["b", "c", "d"]})
+    with pytest.raises(ValueError, match="unknown column 'e'"):
+        CategoryMap.from_mapping(names, {"x": ["e"]})
+
+
+def test_single_column_and_fixed_single_category():
+    rng = np.random.default_rng(0)
+    one = discover_categories(rng.normal(size=(50, 1)), ["x"])
+    assert one.n_categories == 1 and one.silhouette is None
+    X, names, _ = planted()
+    single = discover_categories(X, names, CategoryConfig(n_categories=1))
+    assert single.n_categories == 1
+
+
+@pytest.mark.parametrize("linkage", ["ward", "centroid", "median"])
+def test_euclidean_linkages_are_rejected(linkage):
+    with pytest.raises(ValueError, match="not a Euclidean distance"):
+        CategoryConfig(linkage=linkage)
+
+
+def test_config_validation():
+    with pytest.raises(ValueError, match="did you mean 'average'"):
+        CategoryConfig(linkage="averag")
+    with pytest.raises(ValueError, match="min_categories"):
+        CategoryConfig(min_categories=10, max_categories=5)
+    with pytest.raises(ValueError, match="n_categories"):
+        CategoryConfig(n_categories=0)
+    with pytest.raises(ValueError, match="min_size"):
+        CategoryConfig(min_size=0)
+
+
+def test_bad_inputs():
+    X, names, _ = planted()
+    with pytest.raises(ValueError, match="NaN"):
+        discover_categories(np.where(X > 2, np.nan, X), names)
+    constant = X.copy()
+    constant[:, 3] = 1.0
+    with pytest.raises(ValueError, match=r"columns \[3\] are constant"):
+        discover_categories(constant, names)
+    with pytest.raises(ValueError, match="exceeds the number of columns"):
+        discover_categories(X, names, CategoryConfig(n_categories=30))
+    with pytest.raises(ValueError, match="names"):
+        discover_categories(X, names[:-1])
+    with pytest.raises(ValueError, match="2-D"):
+        discover_categories(X[:, 0], names[:1])
