@@ -33,7 +33,7 @@ def info(
     dataset: Path = typer.Argument(..., help="Dataset file (.h5) to describe.", show_default=False),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object instead of a table."),
 ) -> None:
-    """Describe a dataset: size, progress, parameters, initial conditions, trajectories, features."""
+    """Describe a dataset: size, progress, parameters, initial conditions, trajectories, features, tokens."""
     from spinlock.core.storage import DatasetError, open_dataset
 
     try:
@@ -83,6 +83,20 @@ def _summary(reader: DatasetReader) -> dict[str, Any]:
             "version": feature.version,
             "provider": feature.provider,
         }
+    tokens = {}
+    for name in reader.token_sets():
+        token_set = reader.tokens(name)
+        tokenized = token_set.tokenized
+        tokens[name] = {
+            "shape": list(token_set.ids.shape),
+            "categories": list(token_set.categories),
+            "levels": list(token_set.levels),
+            "codebook_sizes": [list(row) for row in token_set.codebook_sizes],
+            "tokenized": int(tokenized.sum()),
+            "tokenized_share": float(tokenized.mean()),
+            "version": token_set.version,
+            "provider": token_set.provider,
+        }
     trajectories = None
     if reader.has_trajectories:
         shape = reader.trajectory_shape
@@ -105,6 +119,7 @@ def _summary(reader: DatasetReader) -> dict[str, Any]:
         },
         "trajectories": trajectories,
         "features": features,
+        "tokens": tokens,
         "status": dict(sorted(statuses.items())),
         "seed": reader.seed,
         "provenance": reader.provenance,
@@ -142,9 +157,28 @@ def _print_table(summary: dict[str, Any]) -> None:
             f"features: {family}",
             f"D={feature['dim']}{per_step}, version {feature['version']} ({feature['provider'] or '?'})",
         )
+    tokens = summary["tokens"]
+    if not tokens:
+        table.add_row("tokens", "none")
+    for name, token_set in tokens.items():
+        k, n_levels = len(token_set["categories"]), len(token_set["levels"])
+        table.add_row(
+            f"tokens: {name}",
+            f"K={k} x L={n_levels} ({', '.join(token_set['levels'])}), codebooks "
+            f"{_codebook_text(token_set['codebook_sizes'])}, tokenized {token_set['tokenized']} of "
+            f"{summary['n_operators']} ({token_set['tokenized_share']:.0%}), version {token_set['version']} "
+            f"({token_set['provider'] or '?'})",
+        )
     table.add_row("status", ", ".join(f"{name} {count}" for name, count in summary["status"].items()))
     table.add_row("seed", str(summary["seed"]))
     table.add_row(
         "provenance", ", ".join(f"{dist} {ver}" for dist, ver in summary["provenance"].items()) or "-"
     )
     Console(soft_wrap=True).print(table)
+
+
+def _codebook_text(sizes: list[list[int]]) -> str:
+    """K×L codebook sizes as ``24/24/24`` (per level) when every category shares them, else per category."""
+    if all(row == sizes[0] for row in sizes):
+        return "/".join(map(str, sizes[0]))
+    return "; ".join("/".join(map(str, row)) for row in sizes) + " (per category)"

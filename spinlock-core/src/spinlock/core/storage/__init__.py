@@ -6,7 +6,13 @@ Heavy imports (h5py, numpy) happen when this package is imported; the CLI import
 from spinlock.core.storage import layout
 from spinlock.core.storage.errors import DatasetError
 from spinlock.core.storage.layout import FORMAT_VERSION
-from spinlock.core.storage.reader import DatasetReader, FeatureFamilyInfo, FeatureValues, open_dataset
+from spinlock.core.storage.reader import (
+    DatasetReader,
+    FeatureFamilyInfo,
+    FeatureValues,
+    TokenValues,
+    open_dataset,
+)
 from spinlock.core.storage.validate import Problem, validate_dataset
 from spinlock.core.storage.writer import DatasetWriter, FeatureDeclaration, TrajectorySpec
 
@@ -19,6 +25,7 @@ __all__ = [
     "FeatureFamilyInfo",
     "FeatureValues",
     "Problem",
+    "TokenValues",
     "TrajectorySpec",
     "layout",
     "open_dataset",

@@ -30,13 +30,22 @@ Path                                Shape, dtype                 Attributes / me
                                     float32                      ``provider``, optional ``categories`` (JSON list
                                                                  of D)
 ``/progress/done``                  ``(N,)`` bool                sample complete: all of its data is on disk
+``/tokens/<tokenizer>/ids``         ``(N, K, L)`` int32          token id per sample, category (K) and level (L),
+                                                                 ``-1`` = not tokenized; attrs ``categories``
+                                                                 (JSON list of K), ``levels`` (JSON list of L,
+                                                                 coarse first), ``codebook_sizes`` (JSON K×L
+                                                                 list of ints), ``model`` (JSON object:
+                                                                 provenance of the model), ``model_config`` (YAML
+                                                                 text), ``version``, ``provider``
 ==================================  ===========================  =================================================
 
-Unwritten float values read as NaN (the fill value), so a missing sample is never mistaken for zeros.
+Unwritten float values read as NaN (the fill value), so a missing sample is never mistaken for zeros; unwritten
+token ids read :data:`NOT_TOKENIZED` (``-1``).
 """
 
 from __future__ import annotations
 
+import re
 from typing import Final
 
 FORMAT_VERSION: Final = 1
@@ -103,6 +112,33 @@ ATTR_CATEGORIES: Final = "categories"
 PROGRESS: Final = "/progress"
 PROGRESS_DONE: Final = "/progress/done"
 
+# Tokens: one group per tokenizer, ``/tokens/<tokenizer>/ids``.
+TOKENS: Final = "/tokens"
+TOKEN_IDS: Final = "ids"
+#: ``(N, K, L)`` token ids are stored as this dtype
+TOKEN_DTYPE: Final = "int32"
+#: the id of a (sample, category, level) that has no token (not tokenized yet, features missing, diverged)
+NOT_TOKENIZED: Final = -1
+#: a tokenizer name: letters, digits, ``_`` and ``-`` (it becomes an HDF5 group name)
+TOKENIZER_NAME_PATTERN: Final = r"[A-Za-z0-9_-]+"
+ATTR_LEVELS: Final = "levels"
+ATTR_CODEBOOK_SIZES: Final = "codebook_sizes"
+ATTR_MODEL: Final = "model"
+ATTR_MODEL_CONFIG: Final = "model_config"
+#: attributes every ``/tokens/<tokenizer>/ids`` carries (``categories``, ``levels``, ``codebook_sizes`` and
+#: ``model`` are JSON text; ``model_config`` is YAML text; ``version`` and ``provider`` are plain text)
+TOKEN_ATTRS: Final = (
+    ATTR_CATEGORIES,
+    ATTR_LEVELS,
+    ATTR_CODEBOOK_SIZES,
+    ATTR_MODEL,
+    ATTR_MODEL_CONFIG,
+    ATTR_VERSION,
+    ATTR_PROVIDER,
+)
+TOKEN_JSON_ATTRS: Final = (ATTR_CATEGORIES, ATTR_LEVELS, ATTR_CODEBOOK_SIZES, ATTR_MODEL)
+TOKEN_TEXT_ATTRS: Final = (ATTR_MODEL_CONFIG, ATTR_VERSION, ATTR_PROVIDER)
+
 COMPRESSIONS: Final = ("none", "lzf", "gzip")
 GZIP_LEVEL: Final = 4
 
@@ -120,3 +156,38 @@ def parameter_path(name: str) -> str:
 def stored_steps(steps: int, stride: int) -> int:
     """Number of stored states ``T' = ceil(T / stride)`` for ``T`` steps kept every ``stride`` steps."""
     return -(-steps // stride)
+
+
+def is_tokenizer_name(name: object) -> bool:
+    """Whether ``name`` is a valid tokenizer name (letters, digits, ``_``, ``-``; non-empty)."""
+    return isinstance(name, str) and re.fullmatch(TOKENIZER_NAME_PATTERN, name, flags=re.ASCII) is not None
+
+
+def is_codebook_sizes(value: object, n_categories: int, n_levels: int) -> bool:
+    """Whether ``value`` (a decoded ``codebook_sizes`` attribute) is a K×L nested list of ints >= 1."""
+    return (
+        isinstance(value, list)
+        and len(value) == n_categories
+        and all(
+            isinstance(row, list)
+            and len(row) == n_levels
+            and all(isinstance(size, int) and not isinstance(size, bool) and size >= 1 for size in row)
+            for row in value
+        )
+    )
+
+
+def tokens_group_path(tokenizer: str) -> str:
+    """HDF5 path of one tokenizer's group, ``/tokens/<tokenizer>``."""
+    return f"{TOKENS}/{tokenizer}"
+
+
+def token_ids_path(tokenizer: str) -> str:
+    """HDF5 path of one tokenizer's id array, ``/tokens/<tokenizer>/ids``."""
+    return f"{TOKENS}/{tokenizer}/{TOKEN_IDS}"
+
+
+def token_staging_name(tokenizer: str) -> str:
+    """Name, under ``/tokens``, of the group a replacement of ``tokenizer`` is written to before it is moved
+    into place. It is never a valid tokenizer name, so a crash mid-write cannot pass for a token set."""
+    return f".{tokenizer}.partial"

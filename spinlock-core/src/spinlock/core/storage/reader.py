@@ -43,6 +43,48 @@ class FeatureFamilyInfo:
         return len(self.names)
 
 
+@attrs.frozen(eq=False)
+class TokenValues:
+    """One token set ``/tokens/<name>``: ids with the categories, levels and model they belong to.
+
+    :param name: the tokenizer name.
+    :param ids: ``(N, K, L)`` int32 token ids (``(B, K, L)`` when read by indices), ``-1`` where the sample
+        was not tokenized.
+    :param categories: the K category names (axis 1).
+    :param levels: the L level names (axis 2), coarse first.
+    :param codebook_sizes: K×L codes per category and level; ids lie in ``[0, size)``.
+    :param model: provenance of the model that made the tokens (path, sha256, created, ...).
+    :param model_config: the model's configuration, YAML text.
+    :param version: version of the tokens.
+    :param provider: distribution and version that wrote them.
+    """
+
+    name: str
+    ids: np.ndarray = attrs.field(repr=lambda ids: f"<{ids.dtype} array of shape {ids.shape}>")
+    categories: tuple[str, ...]
+    levels: tuple[str, ...]
+    codebook_sizes: tuple[tuple[int, ...], ...]
+    model: dict[str, Any]
+    model_config: str
+    version: str
+    provider: str
+
+    @property
+    def n_categories(self) -> int:
+        """K."""
+        return len(self.categories)
+
+    @property
+    def n_levels(self) -> int:
+        """L."""
+        return len(self.levels)
+
+    @property
+    def tokenized(self) -> np.ndarray:
+        """``(N,)`` (or ``(B,)``) bool: samples with a token for every category and level (no ``-1``)."""
+        return np.all(self.ids != -1, axis=(1, 2))
+
+
 class DatasetReader:
     """Opens ``path`` read-only and checks that it is a Spinlock dataset this code can read.
 
@@ -259,6 +301,62 @@ class DatasetReader:
             self._rows(layout.feature_values_path(family), indices), list(info.names), info.version
         )
 
+    # -- tokens -------------------------------------------------------------------------------------------
+
+    def token_sets(self) -> list[str]:
+        """Names of the stored token sets (``/tokens/<name>``), sorted; leftovers of interrupted writes are
+        not token sets and are left out."""
+        if layout.TOKENS not in self._file:
+            return []
+        with reading(self._path, layout.TOKENS):
+            return sorted(name for name in self._file[layout.TOKENS] if layout.is_tokenizer_name(name))
+
+    def tokens(self, name: str, indices: Sequence[int] | np.ndarray | None = None) -> TokenValues:
+        """The token set ``name``: ``(N, K, L)`` int32 ids (or ``(B, K, L)`` for ``indices``) and their
+        description. Raises :class:`DatasetError` for an unknown set (naming the stored ones) or one whose
+        attributes are missing or inconsistent with its ids."""
+        available = self.token_sets()
+        if name not in available:
+            stored = ", ".join(repr(n) for n in available) or "none (run `spinlock tokenize`)"
+            raise DatasetError(self._path, f"no token set {name!r}; stored token sets: {stored}")
+        path = layout.token_ids_path(name)
+        ds = self._dataset(path)
+        if ds.ndim != 3 or ds.dtype.kind not in "iu":
+            raise DatasetError(
+                self._path, f"{path} must be an (N, K, L) integer array, got {ds.dtype} {ds.shape}"
+            )
+        categories = self._json_attr(path, layout.ATTR_CATEGORIES)
+        levels = self._json_attr(path, layout.ATTR_LEVELS)
+        sizes = self._json_attr(path, layout.ATTR_CODEBOOK_SIZES)
+        model = self._json_attr(path, layout.ATTR_MODEL)
+        k, n_levels = int(ds.shape[1]), int(ds.shape[2])
+        if not _is_str_list(categories, k):
+            raise DatasetError(
+                self._path, f"attribute 'categories' of {path} must be a JSON list of {k} names"
+            )
+        if not _is_str_list(levels, n_levels):
+            raise DatasetError(
+                self._path, f"attribute 'levels' of {path} must be a JSON list of {n_levels} names"
+            )
+        if not layout.is_codebook_sizes(sizes, k, n_levels):
+            raise DatasetError(
+                self._path,
+                f"attribute 'codebook_sizes' of {path} must be a JSON {k}x{n_levels} list of ints >= 1",
+            )
+        if not isinstance(model, dict):
+            raise DatasetError(self._path, f"attribute 'model' of {path} must be a JSON object")
+        return TokenValues(
+            name=name,
+            ids=np.asarray(self._rows(path, indices), dtype=np.int32),
+            categories=tuple(categories),
+            levels=tuple(levels),
+            codebook_sizes=tuple(tuple(int(size) for size in row) for row in sizes),
+            model=model,
+            model_config=attr_text(self._attr(layout.ATTR_MODEL_CONFIG, path)),
+            version=attr_text(self._attr(layout.ATTR_VERSION, path)),
+            provider=attr_text(self._attr(layout.ATTR_PROVIDER, path)),
+        )
+
     # -- helpers ------------------------------------------------------------------------------------------
 
     def _dataset(self, path: str) -> h5py.Dataset:
@@ -306,6 +404,10 @@ class DatasetReader:
             else:
                 block = ds[unique]
             return block[inverse]
+
+
+def _is_str_list(value: Any, length: int) -> bool:
+    return isinstance(value, list) and len(value) == length and all(isinstance(v, str) for v in value)
 
 
 @contextmanager

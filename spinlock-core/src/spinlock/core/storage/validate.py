@@ -80,6 +80,7 @@ class _Checker:
         self.check_trajectories(ics)
         status, steps = self.check_rollout()
         self.check_features()
+        self.check_tokens()
         done = self.dataset(layout.PROGRESS_DONE, kinds="b", shape=(self.n,))
         if done is None:
             return
@@ -229,6 +230,105 @@ class _Checker:
             if categories is not None and (not isinstance(categories, list) or len(categories) != d):
                 self.problem(values.name, f"attribute 'categories' must be a JSON list of {d} categories")
 
+    def check_tokens(self) -> None:
+        if layout.TOKENS not in self.file:
+            return
+        tokens = self.file[layout.TOKENS]
+        if not isinstance(tokens, h5py.Group):
+            self.problem(layout.TOKENS, "must be a group holding one group per tokenizer")
+            return
+        for name in tokens:
+            group_path = layout.tokens_group_path(name)
+            if not layout.is_tokenizer_name(name):
+                self.problem(
+                    group_path,
+                    "not a valid tokenizer name (letters, digits, '_', '-'); a '.<name>.partial' group is "
+                    "left by an interrupted token write: delete it, or rerun `spinlock tokenize`",
+                )
+                continue
+            if not isinstance(tokens[name], h5py.Group):
+                self.problem(group_path, "must be a group holding 'ids'")
+                continue
+            ids = self.dataset(layout.token_ids_path(name), kinds="iu", ndim=3, shape=(self.n,))
+            if ids is not None:
+                self.check_token_set(ids)
+
+    def check_token_set(self, ids: h5py.Dataset) -> None:
+        path = ids.name
+        if ids.dtype != np.dtype(layout.TOKEN_DTYPE):
+            self.problem(path, f"dtype must be {layout.TOKEN_DTYPE}, got {ids.dtype}")
+        k, n_levels = int(ids.shape[1]), int(ids.shape[2])
+        if k < 1 or n_levels < 1:
+            self.problem(path, f"must have at least one category and one level, got shape {ids.shape}")
+        for name in layout.TOKEN_ATTRS:
+            if name not in ids.attrs:
+                self.problem(path, f"missing attribute {name!r}")
+        for name in layout.TOKEN_TEXT_ATTRS:
+            if name in ids.attrs and not isinstance(ids.attrs[name], str | bytes):
+                self.problem(path, f"attribute {name!r} must be text, got {ids.attrs[name]!r}")
+        present: dict[str, Any] = {}  # the JSON attributes that are there and parse
+        for name in layout.TOKEN_JSON_ATTRS:
+            if name not in ids.attrs:
+                continue
+            try:
+                present[name] = json.loads(attr_text(ids.attrs[name]))
+            except ValueError as exc:
+                self.problem(path, f"attribute {name!r} is not valid JSON: {exc}")
+        if layout.ATTR_CATEGORIES in present and not _is_names(present[layout.ATTR_CATEGORIES], k):
+            self.problem(path, f"attribute 'categories' must be a JSON list of {k} unique category names")
+        if layout.ATTR_LEVELS in present and not _is_names(present[layout.ATTR_LEVELS], n_levels):
+            self.problem(path, f"attribute 'levels' must be a JSON list of {n_levels} unique level names")
+        if layout.ATTR_MODEL in present and not isinstance(present[layout.ATTR_MODEL], dict):
+            self.problem(path, "attribute 'model' must be a JSON object (the model's provenance)")
+        if layout.ATTR_CODEBOOK_SIZES not in present:
+            return
+        sizes = present[layout.ATTR_CODEBOOK_SIZES]
+        if not layout.is_codebook_sizes(sizes, k, n_levels):
+            self.problem(
+                path,
+                f"attribute 'codebook_sizes' must be a JSON list of {k} rows (categories) of {n_levels} "
+                f"ints >= 1 (levels), got {sizes!r}",
+            )
+            return
+        categories = present.get(layout.ATTR_CATEGORIES)
+        levels = present.get(layout.ATTR_LEVELS)
+        self.check_token_ids(
+            ids,
+            np.asarray(sizes, dtype=np.int64),
+            categories if _is_names(categories, k) else None,
+            levels if _is_names(levels, n_levels) else None,
+        )
+
+    def check_token_ids(
+        self, ids: h5py.Dataset, sizes: np.ndarray, categories: list[str] | None, levels: list[str] | None
+    ) -> None:
+        """Count ids outside ``[-1, codebook size)``, reading the array in blocks of rows; the example is
+        named by category and level when their names are readable, else by position."""
+        row_bytes = max(1, int(np.prod(ids.shape[1:], dtype=np.int64)) * ids.dtype.itemsize)
+        block = max(1, _BLOCK_BYTES // row_bytes)
+        n_bad, example = 0, None
+        for start in range(0, ids.shape[0], block):
+            chunk = ids[start : start + block]
+            if chunk.dtype.kind == "u":
+                bad = chunk >= sizes.astype(np.uint64)
+            else:
+                chunk = chunk.astype(np.int64)
+                bad = (chunk < layout.NOT_TOKENIZED) | (chunk >= sizes)
+            if bad.any():
+                n_bad += int(bad.sum())
+                if example is None:
+                    row, k, lev = (int(i) for i in np.argwhere(bad)[0])
+                    example = (start + row, k, lev, int(chunk[row, k, lev]), int(sizes[k, lev]))
+        if example is not None:
+            row, k, lev, value, size = example
+            category = k if categories is None else repr(categories[k])
+            level = lev if levels is None else repr(levels[lev])
+            self.problem(
+                ids.name,
+                f"{n_bad} token ids outside [-1, codebook size), e.g. sample {row}, category {category}, "
+                f"level {level}: id {value} with codebook size {size}",
+            )
+
     # -- values of complete samples -----------------------------------------------------------------------
 
     def check_values(
@@ -359,3 +459,13 @@ def _as_int(value: Any) -> int | None:
     if isinstance(value, bool | np.bool_) or not isinstance(value, int | np.integer):
         return None
     return int(value)
+
+
+def _is_names(value: Any, length: int) -> bool:
+    """Whether ``value`` is a list of ``length`` unique non-empty strings."""
+    return (
+        isinstance(value, list)
+        and len(value) == length
+        and all(isinstance(item, str) and item for item in value)
+        and len(set(value)) == length
+    )

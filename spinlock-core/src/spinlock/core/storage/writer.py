@@ -401,6 +401,126 @@ class DatasetWriter:
         self._features[family] = declaration
         return declaration
 
+    def write_tokens(
+        self,
+        name: str,
+        ids: np.ndarray,
+        *,
+        indices: Sequence[int] | np.ndarray | None = None,
+        categories: Sequence[str],
+        levels: Sequence[str],
+        codebook_sizes: Sequence[int] | Sequence[Sequence[int]],
+        model: Mapping[str, Any],
+        model_config: str,
+        version: str,
+        provider: str,
+    ) -> None:
+        """Store (or replace) the token set ``/tokens/<name>``: ``(N, K, L)`` int32 ids and their model.
+
+        The set is written whole: rows not in ``indices`` read ``-1`` (not tokenized). An existing set of that
+        name is replaced only once the new one is complete on disk: the new group is written under a
+        temporary name (never a valid tokenizer name), flushed, and then the old group is deleted and the new
+        one moved into place. Every argument is checked before anything is written, so a refused call leaves
+        the file as it was.
+
+        :param name: tokenizer name: letters, digits, ``_`` and ``-``.
+        :param ids: ``(N, K, L)`` (``indices=None``) or ``(B, K, L)`` integer token ids; ``-1`` for none,
+            else ``0 <= id < codebook_sizes[k][l]``.
+        :param indices: ``(B,)`` unique sample indices the rows of ``ids`` belong to, any order; ``None``
+            for all N samples in order.
+        :param categories: the K category names, in the order of axis 1.
+        :param levels: the L level names, in the order of axis 2 (coarse first, e.g.
+            ``["coarse", "medium", "fine"]``).
+        :param codebook_sizes: codes per level, either L ints shared by every category or a K×L nested
+            list; stored as K×L.
+        :param model: provenance of the model that made the tokens (path, sha256, created, ...),
+            JSON-serialisable.
+        :param model_config: the model's configuration as YAML text.
+        :param version: version of the tokens (the tokenizer's format or model version).
+        :param provider: distribution and version that wrote them, e.g. ``"spinlock-vqvae 0.1.0"``.
+        :raises ValueError: for a bad name, shape, dtype, id range or description.
+        :raises DatasetError: when the writer is closed.
+        """
+        self._check_open()
+        if not layout.is_tokenizer_name(name):
+            raise ValueError(
+                f"invalid tokenizer name {name!r}: use letters, digits, '_' and '-' only (non-empty)"
+            )
+        what = f"tokens {name!r}"
+        cats = _token_names(categories, f"{what}: categories")
+        levs = _token_names(levels, f"{what}: levels")
+        sizes = _codebook_sizes(codebook_sizes, len(cats), len(levs), what)
+        arr = np.asarray(ids)
+        if arr.ndim != 3:
+            raise ValueError(
+                f"{what}: ids must be a 3-D (samples, categories, levels) array, got shape {arr.shape}"
+            )
+        if arr.dtype.kind not in "iu":
+            raise ValueError(f"{what}: ids must have an integer dtype, got {arr.dtype}")
+        if arr.shape[1:] != (len(cats), len(levs)):
+            raise ValueError(
+                f"{what}: ids have {arr.shape[1]} categories x {arr.shape[2]} levels, but "
+                f"{len(cats)} categories {list(cats)} and {len(levs)} levels {list(levs)} are named"
+            )
+        if indices is None:
+            idx = None
+            if arr.shape[0] != self._n:
+                raise ValueError(
+                    f"{what}: ids have {arr.shape[0]} rows but the dataset has N = {self._n} samples; "
+                    "pass indices= to write a subset"
+                )
+        else:
+            idx = self._check_indices(indices)
+            if arr.shape[0] != idx.size:
+                raise ValueError(f"{what}: ids have {arr.shape[0]} rows for {idx.size} indices")
+        _check_token_range(arr, sizes, cats, levs, what)
+        if not isinstance(model, Mapping):
+            raise ValueError(f"{what}: model must be a mapping (provenance dict), got {type(model).__name__}")
+        try:
+            model_json = json.dumps(dict(model), sort_keys=True, allow_nan=False)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"{what}: model must be JSON-serialisable: {exc}") from exc
+        for label, text in (("model_config", model_config), ("version", version), ("provider", provider)):
+            if not isinstance(text, str):
+                raise ValueError(f"{what}: {label} must be a str, got {type(text).__name__}")
+        rows = arr.astype(np.dtype(layout.TOKEN_DTYPE))
+
+        tokens = self._file.require_group(layout.TOKENS)
+        staging = layout.token_staging_name(name)
+        if staging in tokens:  # left by a writer killed mid-write
+            del tokens[staging]
+        try:
+            group = tokens.create_group(staging)
+            shape = (self._n, len(cats), len(levs))
+            target = group.create_dataset(
+                layout.TOKEN_IDS,
+                shape=shape,
+                dtype=np.dtype(layout.TOKEN_DTYPE),
+                chunks=_row_chunks(shape, 4),
+                fillvalue=np.int32(layout.NOT_TOKENIZED),
+            )
+            if idx is None:
+                target[...] = rows
+            else:
+                for start, stop, pos in index_runs(idx):
+                    target[start:stop] = _take(rows, pos)
+            target.attrs[layout.ATTR_CATEGORIES] = json.dumps(list(cats))
+            target.attrs[layout.ATTR_LEVELS] = json.dumps(list(levs))
+            target.attrs[layout.ATTR_CODEBOOK_SIZES] = json.dumps([list(row) for row in sizes])
+            target.attrs[layout.ATTR_MODEL] = model_json
+            target.attrs[layout.ATTR_MODEL_CONFIG] = model_config
+            target.attrs[layout.ATTR_VERSION] = version
+            target.attrs[layout.ATTR_PROVIDER] = provider
+            self._file.flush()
+        except BaseException:
+            if staging in tokens:
+                del tokens[staging]
+            raise
+        if name in tokens:
+            del tokens[name]
+        tokens.move(staging, name)
+        self._file.flush()
+
     def write_parameters_all(
         self,
         unit: np.ndarray,
@@ -776,6 +896,81 @@ def _make_declaration(
         provider=str(provider),
         per_timestep=None if per_timestep is None else int(per_timestep),
         categories=cats,
+    )
+
+
+def _token_names(names: Sequence[str], what: str) -> tuple[str, ...]:
+    if isinstance(names, str | bytes) or not isinstance(names, Sequence | np.ndarray):
+        raise ValueError(f"{what} must be a list of names, got {names!r}")
+    items = tuple(names)
+    if not items:
+        raise ValueError(f"{what} must not be empty")
+    bad = [item for item in items if not isinstance(item, str) or not item]
+    if bad:
+        raise ValueError(f"{what} must be non-empty strings, got {bad}")
+    items = tuple(str(item) for item in items)
+    if len(set(items)) != len(items):
+        raise ValueError(f"{what} must be unique, got {list(items)}")
+    return items
+
+
+def _size(value: Any, what: str) -> int:
+    if isinstance(value, bool | np.bool_) or not isinstance(value, int | np.integer):
+        raise ValueError(f"{what}: codebook sizes must be integers, got {value!r}")
+    if not 1 <= int(value) <= np.iinfo(np.int32).max:
+        raise ValueError(f"{what}: codebook sizes must be >= 1 (and fit int32), got {value}")
+    return int(value)
+
+
+def _codebook_sizes(
+    sizes: Sequence[int] | Sequence[Sequence[int]], k: int, n_levels: int, what: str
+) -> tuple[tuple[int, ...], ...]:
+    """``sizes`` as K×L: L ints are shared by every category, a K×L nested list is taken as is."""
+    if isinstance(sizes, str | bytes) or not isinstance(sizes, Sequence | np.ndarray):
+        raise ValueError(f"{what}: codebook_sizes must be a list of {n_levels} ints or {k}x{n_levels} lists")
+    items: list[Any] = list(sizes)
+    nested = bool(items) and all(
+        isinstance(row, Sequence | np.ndarray) and not isinstance(row, str | bytes) for row in items
+    )
+    if nested:
+        rows = [list(row) for row in items]
+        if len(rows) != k or any(len(row) != n_levels for row in rows):
+            raise ValueError(
+                f"{what}: codebook_sizes must be {k} rows (categories) of {n_levels} sizes (levels), got "
+                f"{len(rows)} rows of lengths {[len(row) for row in rows]}"
+            )
+        return tuple(tuple(_size(size, what) for size in row) for row in rows)
+    if len(items) != n_levels:
+        raise ValueError(
+            f"{what}: codebook_sizes has {len(items)} entries for {n_levels} levels "
+            f"(give one size per level, or a {k}x{n_levels} nested list)"
+        )
+    level_sizes = tuple(_size(size, what) for size in items)
+    return tuple(level_sizes for _ in range(k))
+
+
+def _check_token_range(
+    ids: np.ndarray,
+    sizes: tuple[tuple[int, ...], ...],
+    categories: tuple[str, ...],
+    levels: tuple[str, ...],
+    what: str,
+) -> None:
+    """Raise for the first id outside ``[-1, codebook size)``, naming its row, category and level."""
+    if ids.size == 0:
+        return
+    if ids.dtype.kind == "u":  # compare unsigned ids as unsigned: a cast to int64 could wrap to -1
+        bad = ids >= np.asarray(sizes, dtype=np.uint64)
+    else:
+        wide = ids.astype(np.int64)
+        bad = (wide < layout.NOT_TOKENIZED) | (wide >= np.asarray(sizes, dtype=np.int64))
+    if not bad.any():
+        return
+    row, k, lev = (int(i) for i in np.argwhere(bad)[0])
+    raise ValueError(
+        f"{what}: {int(bad.sum())} ids outside [-1, codebook size), e.g. row {row}, category "
+        f"{categories[k]!r}, level {levels[lev]!r}: id {int(ids[row, k, lev])} with codebook size "
+        f"{sizes[k][lev]}"
     )
 
 
