@@ -1,0 +1,113 @@
+"""Tokenizer checkpoints: one ``torch.save`` dict of tensors and plain types, loaded with ``weights_only=True``.
+
+A checkpoint holds the config as YAML text, the provenance (distribution → version), the tokenizer state
+(fitted cleaning, categories, temporal scaler, model constructor arguments) and the weights; a training
+checkpoint (``last.pt``) also holds the optimizer, the schedule and the training history for ``--resume``.
+Nothing is pickled: a file that is not one of ours, or was written by a newer format, is refused with a
+clear message, and a malicious pickle cannot run because ``weights_only=True`` never executes code.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import attrs
+import torch
+
+from spinlock.vqvae.config import TokenizerConfig
+
+FORMAT = "spinlock-vqvae-checkpoint"
+FORMAT_VERSION = 1
+MODEL_FILE = "model.pt"
+LAST_FILE = "last.pt"
+
+
+class CheckpointError(ValueError):
+    """A checkpoint that cannot be used, with the reason."""
+
+    def __init__(self, path: Path, reason: str) -> None:
+        super().__init__(f"{path}: {reason}")
+        self.path = path
+
+
+@attrs.frozen(eq=False)
+class Checkpoint:
+    """A loaded checkpoint."""
+
+    path: Path
+    config: TokenizerConfig
+    config_yaml: str
+    provenance: dict[str, str]
+    tokenizer_state: dict[str, Any]
+    weights: dict[str, torch.Tensor]
+    training: dict[str, Any] | None
+
+
+def model_path(directory: str | Path) -> Path:
+    """The best model of a training output directory (a file path is taken as it is)."""
+    path = Path(directory)
+    return path / MODEL_FILE if path.is_dir() else path
+
+
+def save_checkpoint(
+    path: Path,
+    *,
+    config_yaml: str,
+    provenance: Mapping[str, str],
+    tokenizer_state: Mapping[str, Any],
+    weights: Mapping[str, torch.Tensor],
+    training: Mapping[str, Any] | None = None,
+) -> None:
+    """Write atomically (temporary file, then rename), so a crash never leaves a half-written checkpoint."""
+    payload = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "config_yaml": config_yaml,
+        "provenance": dict(provenance),
+        "tokenizer": dict(tokenizer_state),
+        "weights": {k: v.detach().cpu() for k, v in weights.items()},
+        "training": None if training is None else dict(training),
+    }
+    tmp = path.with_name(f".{path.name}.tmp")
+    torch.save(payload, tmp)
+    os.replace(tmp, path)
+
+
+def load_checkpoint(path: str | Path) -> Checkpoint:
+    """Load and check a checkpoint; :class:`CheckpointError` names what is wrong."""
+    from spinlock.core.config import ConfigError, loads_config, make_converter
+
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(path, "no such checkpoint file (train one with `spinlock train-vqvae`)")
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises pickle/zip errors of many kinds for foreign or corrupt files
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise CheckpointError(path, f"not a readable Spinlock checkpoint ({reason})") from None
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+        raise CheckpointError(path, "not a Spinlock VQ-VAE checkpoint")
+    version = payload.get("format_version")
+    if not isinstance(version, int) or version > FORMAT_VERSION:
+        raise CheckpointError(
+            path,
+            f"checkpoint format version {version!r} is newer than this spinlock-vqvae ({FORMAT_VERSION})",
+        )
+    try:
+        config = loads_config(
+            payload["config_yaml"], TokenizerConfig, make_converter(), f"{path} (stored config)"
+        )
+        return Checkpoint(
+            path=path,
+            config=config,
+            config_yaml=payload["config_yaml"],
+            provenance=dict(payload["provenance"]),
+            tokenizer_state=dict(payload["tokenizer"]),
+            weights=dict(payload["weights"]),
+            training=payload.get("training"),
+        )
+    except (KeyError, TypeError, ConfigError) as exc:
+        raise CheckpointError(path, f"incomplete or damaged checkpoint ({exc})") from None
