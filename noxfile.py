@@ -339,11 +339,18 @@ def run_demo(session: nox.Session) -> None:
     # the embedded quick run (no --config): 64 CNN operators, 32x32, T=16, M=3
     session.run("spinlock", "generate", "--output", str(dataset), "--overwrite")
     session.run("spinlock", "validate", str(dataset))
+    # offline extraction from the stored trajectories (the quick run also extracted every family inline)
+    session.run("spinlock", "extract", str(dataset), "--families", "summary,temporal")
+    # tokenizer on the embedded defaults, then tokens for every operator (/tokens/vqvae)
+    model = out / "vqvae"
+    shutil.rmtree(model, ignore_errors=True)
+    session.run("spinlock", "train-vqvae", "--dataset", str(dataset), "--output", str(model))
+    session.run("spinlock", "tokenize", "--model", str(model), "--dataset", str(dataset))
     session.run("spinlock", "info", str(dataset))
 
 
 @nox.session(default=False)
 def demo(session: nox.Session) -> None:
-    """Run Spinlock's main job on the embedded defaults (editable installs); writes out/quick.h5."""
+    """Run Spinlock's main job on the embedded defaults (editable installs): out/quick.h5 and out/vqvae."""
     install_editable(session)
     run_demo(session)

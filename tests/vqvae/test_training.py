@@ -42,7 +42,7 @@ def _planted(n: int = 600, seed: int = 0) -> tuple[dict[str, np.ndarray], np.nda
 def _config(**training: object) -> TokenizerConfig:
     return TokenizerConfig(
         families=FamiliesConfig(static=("alpha", "beta"), temporal="temporal"),
-        categories=attrs.evolve(TokenizerConfig().categories, n_categories=2, min_size=2),
+        categories=attrs.evolve(TokenizerConfig().categories, n_categories=2, min_size=2, linkage="average"),
         model=VQVAEConfig(codebook_sizes=(6, 4, 4), latent_dim=4, hidden_dims=(32,)),
         training=TrainingConfig(**{"epochs": 40, "batch_size": 128, "patience": 0, **training}),  # type: ignore[arg-type]
     )

@@ -84,7 +84,9 @@ class CategoryConfig:
     :param max_categories: largest ``k`` of the automatic search. The range is clamped to what ``D``
         columns allow: at most ``D − 1`` (silhouette needs it) and at most ``D // min_size``.
     :param min_size: categories with fewer columns are merged into their most correlated neighbour.
-    :param linkage: ``"average"``, ``"complete"`` or ``"single"``.
+    :param linkage: ``"complete"`` (default: its clusters have a bounded diameter, so one large loosely
+        correlated group does not swallow the others as it does with ``"average"`` on SUMMARY), ``"average"``
+        or ``"single"``.
     :param method: how ``k`` is chosen; ``"silhouette"``.
     :param correlation: ``"spearman"`` or ``"pearson"``.
     :param max_samples: rows used for the correlation (seeded subsample above it); ``None`` uses all.
@@ -96,7 +98,7 @@ class CategoryConfig:
     min_categories: int = attrs.field(default=8, validator=_int_at_least(2))
     max_categories: int = attrs.field(default=15, validator=_int_at_least(2))
     min_size: int = attrs.field(default=3, validator=_int_at_least(1))
-    linkage: Linkage = attrs.field(default="average", validator=_check_linkage)
+    linkage: Linkage = attrs.field(default="complete", validator=_check_linkage)
     method: Literal["silhouette"] = attrs.field(default="silhouette", validator=one_of("silhouette"))
     correlation: Literal["spearman", "pearson"] = attrs.field(
         default="spearman", validator=one_of("spearman", "pearson")

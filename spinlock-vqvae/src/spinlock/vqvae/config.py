@@ -72,7 +72,7 @@ class TrainingConfig:
     """
 
     epochs: int = attrs.field(default=100, validator=attrs.validators.ge(1))
-    batch_size: int = attrs.field(default=256, validator=attrs.validators.ge(2))
+    batch_size: int = attrs.field(default=128, validator=attrs.validators.ge(2))
     learning_rate: float = attrs.field(default=2e-3, validator=attrs.validators.gt(0.0))
     min_lr_ratio: float = attrs.field(
         default=0.05, validator=[attrs.validators.ge(0.0), attrs.validators.le(1.0)]

@@ -114,7 +114,7 @@ class VQVAEConfig:
     codebook_sizes: tuple[int, ...] = attrs.field(
         default=(24, 24, 24), converter=_int_tuple, validator=_check_codebook_sizes
     )
-    latent_dim: int | None = attrs.field(default=8, validator=_check_latent_dim)
+    latent_dim: int | None = attrs.field(default=None, validator=_check_latent_dim)
     hidden_dims: tuple[int, ...] = attrs.field(
         default=(64, 64), converter=_int_tuple, validator=_check_hidden_dims
     )
