@@ -143,7 +143,7 @@ def test_bad_inputs() -> None:
 
 
 def test_label_components_matches_scipy_on_snakes_and_noise() -> None:
-    from spinlock.features.initial import label_components
+    from spinlock.features.initial import component_counts, label_components
 
     snake = np.zeros((17, 17), dtype=bool)  # one long serpentine component: worst case for propagation
     snake[::2] = True
@@ -161,3 +161,9 @@ def test_label_components_matches_scipy_on_snakes_and_noise() -> None:
         pairs = {(int(a), int(b)) for a, b in zip(got[mask], expected[mask], strict=True)}
         assert len(pairs) == count
         assert (got[~mask] == -1).all()
+    # the CPU (scipy) and the device (torch propagation) paths of the component counts agree
+    counts, largest = component_counts(torch.from_numpy(masks))
+    for mask, n_comp, big in zip(masks, counts.tolist(), largest.tolist(), strict=True):
+        expected, count = ndimage.label(mask)
+        assert n_comp == count
+        assert big == (np.bincount(expected.ravel())[1:].max() if count else 0)

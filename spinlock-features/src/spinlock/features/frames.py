@@ -164,7 +164,7 @@ def check_trajectory(traj: torch.Tensor | None, family: str) -> torch.Tensor:
 
 
 def frame_statistics(
-    trajectory: torch.Tensor, n_bands: int = 4, sharpness: float = 10.0, chunk_elements: int = 1 << 20
+    trajectory: torch.Tensor, n_bands: int = 4, sharpness: float = 10.0, chunk_elements: int = 1 << 21
 ) -> FrameStatistics:
     """Statistics of every field of ``trajectory`` ``(B, M, T, C, H, W)`` (float, T ≥ 1, H, W ≥ 4).
 
@@ -255,7 +255,7 @@ def _chunk_statistics(x: torch.Tensor, n_bands: int, sharpness: float) -> FrameS
     squared = squared.addcmul_(dy, dy, value=H * H / 4.0)
     magnitude = squared.sqrt_().mean(dim=(-2, -1))
     energy = gx2 + gy2
-    maximum, minimum = x.amax(dim=(-2, -1)), x.amin(dim=(-2, -1))
+    minimum, maximum = torch.aminmax(x.flatten(-2), dim=-1)
 
     # optical flow between consecutive stored frames from the cross spectrum F(t+1)·conj F(t):
     # ⟨u(t+1), ∂x u(t)⟩ = Σ w W sin(2π kx/W) Im(F(t+1) conj F(t)) / HW, and ⟨u(t), ∂x u(t)⟩ = 0
@@ -272,9 +272,13 @@ def _chunk_statistics(x: torch.Tensor, n_bands: int, sharpness: float) -> FrameS
     flow_x = -(ayy * num[..., 0] - axy * num[..., 1]) / det
     flow_y = -(axx * num[..., 1] - axy * num[..., 0]) / det
 
-    flat = d.flatten(-2)  # (B, M, T, C, HW)
-    channel_cov = flat @ flat.transpose(-1, -2) / HW
-    lag_cov = flat[:, :, 1:] @ flat[:, :, :-1].transpose(-1, -2) / HW
+    B, M, T, C = d.shape[:4]
+    frames = d.reshape(B * M * T, C, H * W)
+    channel_cov = (frames @ frames.transpose(-1, -2)).reshape(B, M, T, C, C) / HW
+    # consecutive frames of the flat (B·M·T) sequence are uniform-stride views (no copy); the pairs that
+    # straddle two trajectories are computed and dropped
+    lag = (frames[1:] @ frames[:-1].transpose(-1, -2)) / HW
+    lag_cov = torch.cat([lag, lag.new_zeros(1, C, C)]).reshape(B, M, T, C, C)[:, :, :-1]
 
     fields = {
         "mean": mean,
