@@ -246,8 +246,10 @@ def _chunk_statistics(x: torch.Tensor, n_bands: int, sharpness: float) -> FrameS
     centroid = k1 / denom
     spread = (k2 / denom - centroid * centroid).clamp_min(0.0)
     logE = torch.log(E + g[..., None])
-    p = power / denom[..., None]
-    entropy = -(weights * p * torch.log(p + ABS_EPS)).sum(dim=-1) / math.log(grid.n_modes)
+    # Σ w·p·log(p + ε) with p = P / D, rearranged so that only one pass (xlogy) touches the spectrum:
+    # (Σ w·P·log(P + ε·D)) / D − log(D) · (Σ w·P) / D, and Σ w·P = total
+    plogp = torch.xlogy(power, power + ABS_EPS * denom[..., None]) @ weights
+    entropy = (torch.log(denom) * total - plogp) / (denom * math.log(grid.n_modes))
 
     dx, dy = _grid_differences(x)
     grad_guard = g * HW
@@ -255,7 +257,7 @@ def _chunk_statistics(x: torch.Tensor, n_bands: int, sharpness: float) -> FrameS
     squared = squared.addcmul_(dy, dy, value=H * H / 4.0)
     magnitude = squared.sqrt_().mean(dim=(-2, -1))
     energy = gx2 + gy2
-    minimum, maximum = torch.aminmax(x.flatten(-2), dim=-1)
+    maximum, minimum = x.amax(dim=(-2, -1)), x.amin(dim=(-2, -1))
 
     # optical flow between consecutive stored frames from the cross spectrum F(t+1)·conj F(t):
     # ⟨u(t+1), ∂x u(t)⟩ = Σ w W sin(2π kx/W) Im(F(t+1) conj F(t)) / HW, and ⟨u(t), ∂x u(t)⟩ = 0

@@ -226,14 +226,14 @@ def component_counts(mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
 
     structure = np.zeros((3, 3, 3), dtype=bool)
     structure[1] = ndimage.generate_binary_structure(2, 1)
-    labels, total = ndimage.label(mask.numpy(), structure=structure)
-    flat = labels.reshape(n, -1)
+    ids, total = ndimage.label(mask.numpy(), structure=structure)
+    flat = ids.reshape(n, -1)
     # ids are numbered in scan order, so field i owns the contiguous id range [low_i, high_i]
     high = flat.max(axis=1)
     nonempty = high > 0
     low = np.where(flat > 0, flat, total + 1).min(axis=1)
     counts = np.where(nonempty, high - low + 1, 0)
-    sizes = np.bincount(labels.ravel(), minlength=total + 1)
+    sizes = np.bincount(ids.ravel(), minlength=total + 1)
     largest = np.zeros(n, dtype=np.int64)
     if total:
         largest[nonempty] = np.maximum.reduceat(sizes, low[nonempty])
