@@ -233,10 +233,10 @@ def component_counts(mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     nonempty = high > 0
     low = np.where(flat > 0, flat, total + 1).min(axis=1)
     counts = np.where(nonempty, high - low + 1, 0)
-    sizes = np.bincount(ids.ravel(), minlength=total + 1)
+    component_sizes = np.bincount(ids.ravel(), minlength=total + 1)
     largest = np.zeros(n, dtype=np.int64)
     if total:
-        largest[nonempty] = np.maximum.reduceat(sizes, low[nonempty])
+        largest[nonempty] = np.maximum.reduceat(component_sizes, low[nonempty])
     return torch.from_numpy(counts.astype(np.int64)), torch.from_numpy(largest)
 
 
