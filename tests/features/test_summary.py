@@ -350,3 +350,19 @@ def test_no_column_constant_across_diverse_set() -> None:
     spread = out.std(dim=0)
     constant = [n for n, s in zip(names, spread.tolist(), strict=True) if not s > 1e-9]
     assert not constant, constant
+
+
+def test_gradients_after_a_first_call_under_inference_mode() -> None:
+    """Inline extraction runs under inference mode; the cached spectral constants it builds must still let a
+    later call in the same process (e.g. the NOA's loss) differentiate."""
+    from spinlock.features.frames import _constants, _projection
+    from spinlock.features.temporal.stats import spectral_grid
+
+    for cached in (_projection, _constants, spectral_grid):
+        cached.cache_clear()
+    x = torch.as_tensor(_trajectories(B=1, M=2, T=3, C=1, n=8, seed=7))
+    with torch.inference_mode():
+        SummaryFamily().compute(FeatureInputs(trajectory=x))
+    leaf = x.clone().requires_grad_(True)
+    SummaryFamily().compute(FeatureInputs(trajectory=leaf)).sum().backward()
+    assert leaf.grad is not None and torch.isfinite(leaf.grad).all()

@@ -89,6 +89,8 @@ class _Projection:
 
 
 @lru_cache(maxsize=32)
+# cached constants must be ordinary tensors even when first built under torch.inference_mode()
+@torch.inference_mode(False)
 def _projection(H: int, W: int, n_bands: int) -> _Projection:
     grid = spectral_grid(H, W, n_bands)
     ky = torch.fft.fftfreq(H, d=1.0 / H, dtype=torch.float64)
@@ -200,6 +202,8 @@ def shared_frame_statistics(
 
 
 @lru_cache(maxsize=64)
+# cached constants must be ordinary tensors even when first built under torch.inference_mode()
+@torch.inference_mode(False)
 def _constants(
     proj: _Projection, dtype: torch.dtype, device: torch.device
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:

@@ -63,6 +63,8 @@ class SpectralGrid:
 
 
 @lru_cache(maxsize=32)
+# cached constants must be ordinary tensors even when first built under torch.inference_mode()
+@torch.inference_mode(False)
 def spectral_grid(H: int, W: int, n_bands: int) -> SpectralGrid:
     """The :class:`SpectralGrid` of an ``H × W`` field with ``n_bands`` bands (cached)."""
     ky = torch.fft.fftfreq(H, d=1.0 / H, dtype=torch.float64)

@@ -324,16 +324,19 @@ def generate(
     )
 
 
-def replay_operators(
-    path: str | Path, indices: list[int], manager: PluginManager
-) -> dict[int, dict[str, Any]]:
-    """Recompute operators of a stored dataset exactly as they were generated.
+def iter_replay(
+    path: str | Path, indices: Sequence[int], manager: PluginManager
+) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Recompute operators of a dataset exactly as they were generated, one original batch at a time.
 
     The config, seed and compute plan come from the file; each requested operator is recomputed within its
     original batch (kernels may be batch-sensitive), so its trajectory is bit-identical to the stored one.
+    Trajectories are always produced, also for a dataset that did not store them (storage does not change
+    what is computed). Only one batch is held in memory; indices come out in batch order.
 
-    :returns: global index → ``{"ic_fields": (C, H, W), "trajectories": (M, T', C, H, W) or absent,
-        "status": str, "diverged_step": int}``.
+    :returns: ``(global index, {"ic_fields": (C, H, W), "trajectories": (M, T', C, H, W), "status": str,
+        "diverged_step": int})`` per requested index.
+    :raises ValueError: an index outside the dataset.
     """
     from spinlock.core.config import loads_config, make_converter
     from spinlock.core.storage import open_dataset
@@ -342,33 +345,40 @@ def replay_operators(
         config_yaml = reader.config_yaml
         stored_plan = reader.compute_plan
         n = reader.n_operators
-    bad = [i for i in indices if not 0 <= i < n]
+    bad = [i for i in indices if not 0 <= int(i) < n]
     if bad:
-        raise ValueError(f"operator indices {bad} are outside [0, {n}) of {path}")
+        raise ValueError(f"operator indices {bad[:5]} are outside [0, {n}) of {path}")
     config = loads_config(
         config_yaml, RunConfig, make_converter(manager.components), f"{path} (stored config)"
     )
+    config = attrs.evolve(config, storage=attrs.evolve(config.storage, store_trajectories=True))
     plan = ComputePlan(**stored_plan) if stored_plan else ComputePlan()
     arch_name, arch_config, signature_of = _architecture(manager, config)
     draw = draw_parameters(config, manager.components)
     batches = make_batches(operator_settings(config, arch_config, signature_of, draw), plan.batch_size)
-    wanted = set(indices)
-    out: dict[int, dict[str, Any]] = {}
+    wanted = {int(i) for i in indices}
     for batch in batches:
         positions = [p for p, i in enumerate(batch.indices) if i in wanted]
         if not positions:
             continue
         arrays = run_batch(config, manager, arch_name, batch, plan)
         for p in positions:
-            item = {
-                "ic_fields": arrays["ic_fields"][p],
-                "status": arrays["status"][p],
-                "diverged_step": int(arrays["diverged_step"][p]),
-            }
-            if "trajectories" in arrays:
-                item["trajectories"] = arrays["trajectories"][p]
-            out[batch.indices[p]] = item
-    return out
+            yield (
+                batch.indices[p],
+                {
+                    "ic_fields": arrays["ic_fields"][p],
+                    "trajectories": arrays["trajectories"][p],
+                    "status": arrays["status"][p],
+                    "diverged_step": int(arrays["diverged_step"][p]),
+                },
+            )
+
+
+def replay_operators(
+    path: str | Path, indices: list[int], manager: PluginManager
+) -> dict[int, dict[str, Any]]:
+    """:func:`iter_replay` collected into a dict: global index → its arrays (all held in memory)."""
+    return dict(iter_replay(path, indices, manager))
 
 
 def auto_batch_size_for(
