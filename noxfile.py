@@ -158,7 +158,17 @@ def typecheck(session: nox.Session) -> None:
 
 
 def install_test_env(session: nox.Session) -> None:
-    install_editable(session, "pytest", "hypothesis", "build", "hatchling", "matplotlib", str(EXAMPLE))
+    install_editable(
+        session,
+        "pytest",
+        "hypothesis",
+        "build",
+        "hatchling",
+        "matplotlib",
+        "imageio",  # tests/viz reads the rendered GIF/MP4 back
+        "imageio-ffmpeg",  # MP4 export (spinlock-operators[viz])
+        str(EXAMPLE),
+    )
 
 
 @nox.session
@@ -172,6 +182,44 @@ def tests(session: nox.Session) -> None:
         DEFAULT_MARKERS,
         *session.posargs,
         env={"SPINLOCK_STRICT_PLUGINS": "1"},
+    )
+
+
+#: names a Chromium binary goes by (tests/viz/test_report.py looks for the same ones)
+CHROMIUM_NAMES = (
+    "chromium",
+    "chromium-browser",
+    "google-chrome",
+    "google-chrome-stable",
+    "chrome",
+    "chrome-headless-shell",
+    "headless_shell",
+)
+
+
+@nox.session(default=False)
+def report_smoke(session: nox.Session) -> None:
+    """`spinlock report` opened in headless Chromium and screenshotted; skips (saying so) without Chromium.
+
+    ``SPINLOCK_CHROMIUM=/path/to/chrome nox -s report_smoke`` picks the binary.
+    """
+    override = os.environ.get("SPINLOCK_CHROMIUM")
+    candidates = (override,) if override else CHROMIUM_NAMES
+    chromium = next((found for name in candidates if (found := shutil.which(name))), None)
+    if chromium is None:
+        session.skip(
+            f"no chromium binary found ({', '.join(candidates)}); the headless screenshot of "
+            "`spinlock report` did not run"
+        )
+    install_test_env(session)
+    session.run(
+        "pytest",
+        "tests/viz/test_report.py",
+        "-k",
+        "chromium",
+        "-rs",
+        *session.posargs,
+        env={"SPINLOCK_STRICT_PLUGINS": "1", "SPINLOCK_CHROMIUM": chromium, "SPINLOCK_REQUIRE_CHROMIUM": "1"},
     )
 
 
@@ -347,10 +395,25 @@ def run_demo(session: nox.Session) -> None:
     session.run("spinlock", "train-vqvae", "--dataset", str(dataset), "--output", str(model))
     session.run("spinlock", "tokenize", "--model", str(model), "--dataset", str(dataset))
     session.run("spinlock", "info", str(dataset))
+    # a short NOA stage: the agent learns rollouts from (θ, u0) against the frozen tokenizer, then predicts
+    agent = out / "noa"
+    shutil.rmtree(agent, ignore_errors=True)
+    session.run(
+        "spinlock", "train-noa", "--dataset", str(dataset), "--vqvae", str(model), "--output", str(agent),
+        "--epochs", "3",
+    )  # fmt: skip
+    session.run(
+        "spinlock", "noa", "predict", "--model", str(agent), "--dataset", str(dataset), "--indices", "0,1"
+    )
+    # one self-contained HTML page: config, provenance, sampling quality, IC mix, features, tokens, rollouts
+    session.run(
+        "spinlock", "report", str(dataset), "--model", str(model), "--output", str(out / "report.html")
+    )
 
 
 @nox.session(default=False)
 def demo(session: nox.Session) -> None:
-    """Run Spinlock's main job on the embedded defaults (editable installs): out/quick.h5 and out/vqvae."""
+    """Run Spinlock's main job on the embedded defaults (editable installs): out/quick.h5, out/vqvae,
+    out/noa and out/report.html."""
     install_editable(session)
     run_demo(session)

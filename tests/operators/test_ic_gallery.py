@@ -161,7 +161,7 @@ def test_register_reuses_existing_visualize_group() -> None:
     register_visualize(app)
     assert len(app.registered_groups) == 1
     names = [info.name for info in existing.registered_commands]
-    assert names == ["other", "ic-types"]
+    assert names == ["other", "ic-types", "rollouts"]
 
 
 def test_cli_missing_matplotlib_exits_2(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

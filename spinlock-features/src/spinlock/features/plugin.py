@@ -40,7 +40,9 @@ def spinlock_register_feature_families(registry: FeatureFamilyRegistry) -> None:
 
 @hookimpl
 def spinlock_register_commands(app: Any) -> None:
-    """``spinlock extract``."""
+    """``spinlock extract`` and ``spinlock visualize features`` (into the shared ``visualize`` group)."""
     from spinlock.features.extract_cli import register
+    from spinlock.features.viz import register_visualize
 
     register(app)
+    register_visualize(app)

@@ -25,7 +25,11 @@ def spinlock_register_encoders(registry: EncoderRegistry) -> None:
 
 @hookimpl
 def spinlock_register_commands(app: Any) -> None:
-    """``spinlock train-vqvae`` and ``spinlock tokenize``."""
+    """``spinlock train-vqvae``, ``spinlock tokenize``, ``spinlock visualize vqvae`` and ``spinlock report``."""
     from spinlock.vqvae.cli import register
+    from spinlock.vqvae.report_html import register_report
+    from spinlock.vqvae.viz import register_visualize
 
     register(app)
+    register_visualize(app)
+    register_report(app)
