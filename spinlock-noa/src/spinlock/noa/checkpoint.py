@@ -14,7 +14,6 @@ An output directory of ``spinlock train-noa`` holds ``model.pt`` (best), ``last.
 from __future__ import annotations
 
 import hashlib
-import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -22,6 +21,7 @@ from typing import Any
 import attrs
 import torch
 
+from spinlock.core.training import CheckpointError, load_payload, save_payload
 from spinlock.noa.config import NOAConfig
 
 FORMAT = "spinlock-noa-checkpoint"
@@ -29,14 +29,6 @@ FORMAT_VERSION = 1
 MODEL_FILE = "model.pt"
 LAST_FILE = "last.pt"
 TOKENIZER_FILE = "tokenizer.pt"
-
-
-class CheckpointError(ValueError):
-    """A checkpoint that cannot be used, with the reason."""
-
-    def __init__(self, path: Path, reason: str) -> None:
-        super().__init__(f"{path}: {reason}")
-        self.path = path
 
 
 @attrs.frozen(eq=False)
@@ -82,17 +74,13 @@ def save_checkpoint(
 ) -> None:
     """Write atomically, so a crash never leaves a half-written checkpoint."""
     payload = {
-        "format": FORMAT,
-        "format_version": FORMAT_VERSION,
         "config_yaml": config_yaml,
         "provenance": dict(provenance),
         "agent": dict(agent),
         "weights": {k: v.detach().cpu() for k, v in weights.items()},
         "training": None if training is None else dict(training),
     }
-    tmp = path.with_name(f".{path.name}.tmp")
-    torch.save(payload, tmp)
-    os.replace(tmp, path)
+    save_payload(path, payload, format_name=FORMAT, format_version=FORMAT_VERSION)
 
 
 def load_checkpoint(path: str | Path) -> AgentCheckpoint:
@@ -100,20 +88,13 @@ def load_checkpoint(path: str | Path) -> AgentCheckpoint:
     from spinlock.core.config import ConfigError, loads_config, make_converter
 
     path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(path, "no such checkpoint file (train one with `spinlock train-noa`)")
-    try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # torch raises pickle/zip errors of many kinds for foreign or corrupt files
-        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise CheckpointError(path, f"not a readable Spinlock checkpoint ({reason})") from None
-    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
-        raise CheckpointError(path, "not a Spinlock NOA checkpoint")
-    version = payload.get("format_version")
-    if not isinstance(version, int) or version > FORMAT_VERSION:
-        raise CheckpointError(
-            path, f"checkpoint format version {version!r} is newer than this spinlock-noa ({FORMAT_VERSION})"
-        )
+    payload = load_payload(
+        path,
+        format_name=FORMAT,
+        format_version=FORMAT_VERSION,
+        what="Spinlock NOA",
+        hint="train one with `spinlock train-noa`",
+    )
     try:
         config = loads_config(payload["config_yaml"], NOAConfig, make_converter(), f"{path} (stored config)")
         return AgentCheckpoint(

@@ -16,38 +16,11 @@ from spinlock.core.cli.errors import fail
 NOA_GROUP = "noa"
 
 
-class _EpochBar:
-    """Rich progress over epochs, with the latest losses (on stderr)."""
-
-    def __init__(self, quiet: bool) -> None:
-        from rich.console import Console
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-        self._bar = Progress(
-            TextColumn("training"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("epochs · {task.fields[losses]}"),
-            TimeElapsedColumn(),
-            console=Console(stderr=True),
-            disable=quiet,
-        )
-        self._task: Any = None
-
-    def start(self, total_epochs: int, first_epoch: int) -> None:
-        self._bar.start()
-        self._task = self._bar.add_task("train", total=total_epochs, completed=first_epoch, losses="…")
-
-    def epoch(self, record: Any) -> None:
-        losses = f"train {record['train_total']:.4g}"
-        if "val_total" in record:
-            losses += (
-                f" · val traj {record['val_trajectory']:.4g} (u0: {record['val_persistence_trajectory']:.4g})"
-            )
-        self._bar.update(self._task, advance=1, losses=losses)
-
-    def stop(self) -> None:
-        self._bar.stop()
+def _describe_epoch(record: Any) -> str:
+    text = f"train {record['train_total']:.4g}"
+    if "val_total" in record:
+        text += f" · val traj {record['val_trajectory']:.4g} (u0: {record['val_persistence_trajectory']:.4g})"
+    return text
 
 
 def _load_config(path: Path | None) -> tuple[Any, str]:
@@ -115,6 +88,7 @@ def train_noa_command(
     import attrs
 
     from spinlock.core.cli.plugin_commands import cli_plugin_manager
+    from spinlock.core.cli.progress import EpochBar
     from spinlock.core.config import dump_config, make_converter
     from spinlock.core.storage import DatasetError
     from spinlock.noa.checkpoint import LAST_FILE, MODEL_FILE, CheckpointError
@@ -143,7 +117,7 @@ def train_noa_command(
             manager=cli_plugin_manager(),
             provenance=_provenance(),
             resume=resume,
-            progress=_EpochBar(quiet),
+            progress=EpochBar(quiet, _describe_epoch),
         )
     except (DatasetError, CheckpointError, TokenizerCheckpointError, TrainingError, ValueError) as exc:
         fail(str(exc))

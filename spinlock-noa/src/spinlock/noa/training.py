@@ -26,13 +26,20 @@ import shutil
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import attrs
 import numpy as np
 import torch
 
 from spinlock.core.plugins import PluginManager
+from spinlock.core.training import (
+    EpochProgress,
+    SilentProgress,
+    cosine_learning_rate,
+    epoch_seed,
+    seeded_split,
+)
 from spinlock.noa.alignment import TokenizerAlignment, build_feature_pipeline
 from spinlock.noa.backbone import NOABackbone, parameter_count
 from spinlock.noa.checkpoint import (
@@ -55,27 +62,6 @@ class TrainingError(RuntimeError):
     """Training cannot continue (non-finite loss, a resume that does not match, ...)."""
 
 
-class EpochProgress(Protocol):
-    """Receives per-epoch reports (the CLI shows a rich progress bar)."""
-
-    def start(self, total_epochs: int, first_epoch: int) -> None: ...
-
-    def epoch(self, record: Mapping[str, Any]) -> None: ...
-
-    def stop(self) -> None: ...
-
-
-class _Silent:
-    def start(self, total_epochs: int, first_epoch: int) -> None:
-        pass
-
-    def epoch(self, record: Mapping[str, Any]) -> None:
-        pass
-
-    def stop(self) -> None:
-        pass
-
-
 @attrs.frozen(eq=False)
 class TrainResult:
     """What a training run produced (``backbone`` holds the best weights, in eval mode)."""
@@ -88,29 +74,6 @@ class TrainResult:
     train_rows: np.ndarray
     validation_rows: np.ndarray
     n_parameters: int
-
-
-def epoch_seed(seed: int, epoch: int) -> int:
-    """The seed of epoch ``epoch``'s batch order."""
-    return int(np.random.SeedSequence([seed, epoch]).generate_state(1)[0])
-
-
-def learning_rate(config: NOAConfig, epoch: int) -> float:
-    """Cosine decay from ``learning_rate`` to ``min_lr_ratio × learning_rate`` over the epochs."""
-    t = config.training
-    progress = epoch / max(1, t.epochs - 1)
-    return t.learning_rate * (
-        t.min_lr_ratio + (1 - t.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
-    )
-
-
-def split_rows(n: int, validation_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """A seeded split of ``range(n)`` into (train, validation) positions."""
-    order = np.random.default_rng(seed).permutation(n)
-    n_val = round(validation_fraction * n)
-    if validation_fraction > 0 and n - n_val < 1:
-        raise ValueError(f"{n} operators are too few for a validation fraction of {validation_fraction}")
-    return np.sort(order[n_val:]), np.sort(order[:n_val])
 
 
 class _Batch:
@@ -232,7 +195,7 @@ def train_noa(
 
     began = time.perf_counter()
     out = Path(output)
-    progress = progress or _Silent()
+    progress = progress or SilentProgress()
     t = config.training
     device = torch.device(t.device)
     provenance = dict(provenance or {})
@@ -277,7 +240,7 @@ def train_noa(
         device=device,
         log=log,
     )
-    train_index, val_index = split_rows(len(data), t.validation_fraction, t.seed)
+    train_index, val_index = seeded_split(len(data), t.validation_fraction, t.seed)
     loss = NOALoss(
         config.loss,
         pipeline if uses_tokenizer else None,
@@ -343,7 +306,7 @@ def train_noa(
             seed = epoch_seed(t.seed, epoch)
             torch.manual_seed(seed)
             order = train_index[np.random.default_rng(seed).permutation(len(train_index))]
-            lr = learning_rate(config, epoch)
+            lr = cosine_learning_rate(t.learning_rate, t.min_lr_ratio, epoch, t.epochs)
             for group in optimizer.param_groups:
                 group["lr"] = lr
             backbone.train()

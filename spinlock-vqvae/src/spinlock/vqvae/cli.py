@@ -14,36 +14,11 @@ import typer
 from spinlock.core.cli.errors import fail
 
 
-class _EpochBar:
-    """Rich progress over epochs, with the latest losses."""
-
-    def __init__(self, quiet: bool) -> None:
-        from rich.console import Console
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-        self._bar = Progress(
-            TextColumn("training"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("epochs · {task.fields[losses]}"),
-            TimeElapsedColumn(),
-            console=Console(stderr=True),
-            disable=quiet,
-        )
-        self._task: Any = None
-
-    def start(self, total_epochs: int, first_epoch: int) -> None:
-        self._bar.start()
-        self._task = self._bar.add_task("train", total=total_epochs, completed=first_epoch, losses="…")
-
-    def epoch(self, record: Any) -> None:
-        losses = f"train {record['train_total']:.4f}"
-        if "val_total" in record:
-            losses += f" · val {record['val_total']:.4f}"
-        self._bar.update(self._task, advance=1, losses=losses)
-
-    def stop(self) -> None:
-        self._bar.stop()
+def _describe_epoch(record: Any) -> str:
+    text = f"train {record['train_total']:.4f}"
+    if "val_total" in record:
+        text += f" · val {record['val_total']:.4f}"
+    return text
 
 
 def _load_tokenizer_config(path: Path | None) -> tuple[Any, str]:
@@ -79,6 +54,7 @@ def train_vqvae_command(
     """Clean the features, discover categories, train the hierarchical VQ-VAE and report its metrics."""
     import attrs
 
+    from spinlock.core.cli.progress import EpochBar
     from spinlock.core.config import dump_config, make_converter
     from spinlock.core.storage import DatasetError
     from spinlock.vqvae.checkpoint import CheckpointError
@@ -110,7 +86,7 @@ def train_vqvae_command(
             config_yaml=text,
             provenance=_provenance(),
             resume=resume,
-            progress=_EpochBar(quiet),
+            progress=EpochBar(quiet, _describe_epoch),
         )
         report = tokenizer_metrics(result.tokenizer, table, result.validation_index)
     except (DatasetError, CheckpointError, TrainingError, ValueError) as exc:

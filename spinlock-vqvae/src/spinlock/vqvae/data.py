@@ -184,9 +184,7 @@ class TemporalScaler:
 
 
 def split_indices(n: int, validation_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """A seeded random split of ``range(n)`` into (train, validation); validation is empty for fraction 0."""
-    order = np.random.default_rng(seed).permutation(n)
-    n_val = round(validation_fraction * n)
-    if validation_fraction > 0 and n - n_val < 2:
-        raise ValueError(f"{n} samples are too few for a validation fraction of {validation_fraction}")
-    return np.sort(order[n_val:]), np.sort(order[:n_val])
+    """A seeded random split of ``range(n)`` into (train, validation); at least two training samples."""
+    from spinlock.core.training import seeded_split
+
+    return seeded_split(n, validation_fraction, seed, min_train=2)

@@ -23,12 +23,18 @@ import math
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import attrs
 import numpy as np
 import torch
 
+from spinlock.core.training import (
+    EpochProgress,
+    SilentProgress,
+    cosine_learning_rate,
+    epoch_seed,
+)
 from spinlock.vqvae.categories import discover_categories
 from spinlock.vqvae.checkpoint import LAST_FILE, MODEL_FILE, load_checkpoint, save_checkpoint
 from spinlock.vqvae.cleaning import fit_cleaner
@@ -40,27 +46,6 @@ from spinlock.vqvae.tokenizer import Tokenizer
 
 class TrainingError(RuntimeError):
     """Training cannot continue (non-finite loss, a resume that does not match, ...)."""
-
-
-class EpochProgress(Protocol):
-    """Receives per-epoch reports (the CLI shows a rich progress bar)."""
-
-    def start(self, total_epochs: int, first_epoch: int) -> None: ...
-
-    def epoch(self, record: Mapping[str, Any]) -> None: ...
-
-    def stop(self) -> None: ...
-
-
-class _Silent:
-    def start(self, total_epochs: int, first_epoch: int) -> None:
-        pass
-
-    def epoch(self, record: Mapping[str, Any]) -> None:
-        pass
-
-    def stop(self) -> None:
-        pass
 
 
 @attrs.frozen(eq=False)
@@ -76,10 +61,6 @@ class TrainResult:
     seconds: float
 
 
-def _epoch_seed(seed: int, epoch: int) -> int:
-    return int(np.random.SeedSequence([seed, epoch]).generate_state(1)[0])
-
-
 def _tensor_batches(
     static: torch.Tensor, temporal: torch.Tensor | None, order: np.ndarray, batch_size: int
 ) -> list[tuple[torch.Tensor, torch.Tensor | None]]:
@@ -93,14 +74,6 @@ def _tensor_batches(
         idx = torch.from_numpy(order[start:stop])
         batches.append((static[idx], None if temporal is None else temporal[idx]))
     return batches
-
-
-def _learning_rate(config: TokenizerConfig, epoch: int) -> float:
-    t = config.training
-    progress = epoch / max(1, t.epochs - 1)
-    return t.learning_rate * (
-        t.min_lr_ratio + (1 - t.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
-    )
 
 
 def _evaluate(
@@ -140,7 +113,7 @@ def train_tokenizer(
     began = time.perf_counter()
     out = Path(output)
     out.mkdir(parents=True, exist_ok=True)
-    progress = progress or _Silent()
+    progress = progress or SilentProgress()
     t = config.training
     device = torch.device(t.device)
     provenance = dict(provenance or {})
@@ -206,11 +179,11 @@ def train_tokenizer(
             if t.patience and stale >= t.patience:
                 stopped_early = True
                 break
-            torch.manual_seed(_epoch_seed(t.seed, epoch))
+            torch.manual_seed(epoch_seed(t.seed, epoch))
             order = train_index[
-                np.random.default_rng(_epoch_seed(t.seed, epoch)).permutation(len(train_index))
+                np.random.default_rng(epoch_seed(t.seed, epoch)).permutation(len(train_index))
             ]
-            lr = _learning_rate(config, epoch)
+            lr = cosine_learning_rate(t.learning_rate, t.min_lr_ratio, epoch, t.epochs)
             for group in optimizer.param_groups:
                 group["lr"] = lr
             model.train()
