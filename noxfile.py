@@ -49,6 +49,8 @@ EXAMPLE = ROOT / "examples" / "spinlock-example-plugin"
 WAVELET = ROOT / "examples" / "spinlock-wavelet-features"
 CHECK_INSTALLED = ROOT / "tests" / "packaging" / "check_installed.py"
 EXTRACT_FROM_NUMPY = ROOT / "tests" / "packaging" / "extract_summary_from_numpy.py"
+#: what the `viz` extras of the distributions add (matplotlib for pictures, imageio for GIF/MP4)
+VIZ_EXTRAS = ("matplotlib", "imageio", "imageio-ffmpeg")
 LINT_PATHS = ("spinlock-*/src", "tests", "examples", "benchmarks", "noxfile.py")
 DEFAULT_MARKERS = "not slow and not gpu"
 
@@ -164,9 +166,7 @@ def install_test_env(session: nox.Session) -> None:
         "hypothesis",
         "build",
         "hatchling",
-        "matplotlib",
-        "imageio",  # tests/viz reads the rendered GIF/MP4 back
-        "imageio-ffmpeg",  # MP4 export (spinlock-operators[viz])
+        *VIZ_EXTRAS,  # tests/viz renders pictures and reads the GIF/MP4 back
         str(EXAMPLE),
     )
 
@@ -415,5 +415,5 @@ def run_demo(session: nox.Session) -> None:
 def demo(session: nox.Session) -> None:
     """Run Spinlock's main job on the embedded defaults (editable installs): out/quick.h5, out/vqvae,
     out/noa and out/report.html."""
-    install_editable(session)
+    install_editable(session, *VIZ_EXTRAS)  # the report draws pictures
     run_demo(session)
