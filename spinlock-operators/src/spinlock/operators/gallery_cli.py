@@ -12,27 +12,7 @@ from typing import Any
 import typer
 
 from spinlock.core.cli.errors import fail
-
-VISUALIZE = "visualize"
-
-
-def _group_name(info: Any) -> str | None:
-    """The name a registered group is invoked by (from ``add_typer(name=...)`` or ``Typer(name=...)``)."""
-    for name in (info.name, getattr(info.typer_instance.info, "name", None)):
-        if isinstance(name, str):
-            return name
-    return None
-
-
-def visualize_group(app: typer.Typer) -> typer.Typer:
-    """The ``visualize`` sub-app of ``app``: the one already added, else a new one added now."""
-    for info in app.registered_groups:
-        if _group_name(info) == VISUALIZE and info.typer_instance is not None:
-            group: typer.Typer = info.typer_instance
-            return group
-    group = typer.Typer(help="Pictures of spinlock components.", no_args_is_help=True)
-    app.add_typer(group, name=VISUALIZE)
-    return group
+from spinlock.core.cli.groups import visualize_group
 
 
 def register_visualize(app: typer.Typer) -> None:

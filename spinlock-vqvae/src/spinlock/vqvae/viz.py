@@ -30,12 +30,13 @@ from typing import Any
 
 import numpy as np
 
+from spinlock.core.cli.groups import visualize_group
+
 INSTALL_HINT = "pip install 'spinlock-vqvae[viz]'"
 
 #: ``progress(stage, done, total)``.
 ProgressFn = Callable[[str, int, int], None]
 
-VISUALIZE = "visualize"
 
 EMBEDDINGS = ("pca", "tsne")
 
@@ -503,29 +504,6 @@ def render_vqvae_pictures(
 
 
 # ------------------------------------------------------------------------------------------ command line
-
-
-def _group_name(info: Any) -> str | None:
-    for name in (info.name, getattr(info.typer_instance.info, "name", None)):
-        if isinstance(name, str):
-            return name
-    return None
-
-
-def visualize_group(app: Any) -> Any:
-    """The ``visualize`` sub-app of ``app``: the one already added (by any plugin), else a new one.
-
-    Whichever plugin registers first creates the group and the others add to it, so the commands do not
-    depend on the order plugins are loaded in.
-    """
-    import typer
-
-    for info in app.registered_groups:
-        if _group_name(info) == VISUALIZE and info.typer_instance is not None:
-            return info.typer_instance
-    group = typer.Typer(help="Pictures of spinlock components.", no_args_is_help=True)
-    app.add_typer(group, name=VISUALIZE)
-    return group
 
 
 def stderr_progress() -> tuple[Any, ProgressFn]:
