@@ -250,9 +250,10 @@ def _chunk_statistics(x: torch.Tensor, n_bands: int, sharpness: float) -> FrameS
     centroid = k1 / denom
     spread = (k2 / denom - centroid * centroid).clamp_min(0.0)
     logE = torch.log(E + g[..., None])
-    # Σ w·p·log(p + ε) with p = P / D, rearranged so that only one pass (xlogy) touches the spectrum:
-    # (Σ w·P·log(P + ε·D)) / D − log(D) · (Σ w·P) / D, and Σ w·P = total
-    plogp = torch.xlogy(power, power + ABS_EPS * denom[..., None]) @ weights
+    # Σ w·p·log(p + ε) with p = P / D, rearranged so that only the log passes touch the spectrum:
+    # (Σ w·P·log(P + ε·D)) / D − log(D) · (Σ w·P) / D, and Σ w·P = total. The argument is > 0, so a plain
+    # in-place log replaces xlogy (whose zero handling is not needed and which runs at half the speed).
+    plogp = (power * (power + ABS_EPS * denom[..., None]).log_()) @ weights
     entropy = (torch.log(denom) * total - plogp) / (denom * math.log(grid.n_modes))
 
     dx, dy = _grid_differences(x)

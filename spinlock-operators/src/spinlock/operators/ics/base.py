@@ -65,20 +65,22 @@ class Context:
         self.W = int(width)
         self.L = min(self.H, self.W)
         self.device = torch.device(device)
-        self.generators = [torch_generator(s, self.device) for s in self.seeds]
+        # CPU generators on every device: an IC's numbers then do not depend on where the run computes
+        # (CUDA's Philox streams differ from the CPU's). ICs are small, so the copy to the device is cheap.
+        self.generators = [torch_generator(s, "cpu") for s in self.seeds]
 
     # -- per-sample draws (a loop over samples: each sample's numbers come from its own generator) --------
 
     def uniform(self, *shape: int, low: float = 0.0, high: float = 1.0) -> torch.Tensor:
         """``(B, *shape)`` uniform draws in [low, high)."""
-        draws = [torch.rand(shape, generator=g, device=self.device) for g in self.generators]
-        out = torch.stack(draws) if draws else torch.empty((0, *shape), device=self.device)
+        draws = [torch.rand(shape, generator=g) for g in self.generators]
+        out = (torch.stack(draws) if draws else torch.empty((0, *shape))).to(self.device)
         return out * (high - low) + low if (low, high) != (0.0, 1.0) else out
 
     def normal(self, *shape: int) -> torch.Tensor:
         """``(B, *shape)`` standard normal draws."""
-        draws = [torch.randn(shape, generator=g, device=self.device) for g in self.generators]
-        return torch.stack(draws) if draws else torch.empty((0, *shape), device=self.device)
+        draws = [torch.randn(shape, generator=g) for g in self.generators]
+        return (torch.stack(draws) if draws else torch.empty((0, *shape))).to(self.device)
 
     # -- grids ----------------------------------------------------------------------------------------
 
