@@ -162,6 +162,7 @@ def typecheck(session: nox.Session) -> None:
 def install_test_env(session: nox.Session) -> None:
     install_editable(
         session,
+        "dask[distributed]",  # spinlock-core's `dask` extra: tests/scaleout runs a LocalCluster
         "pytest",
         "hypothesis",
         "build",

@@ -11,6 +11,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 import pytest
+import torch
 
 from spinlock.core.config import RunConfig, dump_run_config, load_run_config
 from spinlock.core.defaults import quick_config_path
@@ -94,7 +95,12 @@ def test_generate_writes_a_valid_dataset_with_the_documented_layout(tiny_config,
         assert np.array_equal(
             d.trajectories()[:, :, 0], np.repeat(d.initial_conditions()[:, None], 2, axis=1)
         )
-        assert d.compute_plan == {"batch_size": 4, "device": "cpu", "precision": "float32"}
+        assert d.compute_plan == {
+            "batch_size": 4,
+            "device": "cpu",
+            "precision": "float32",
+            "threads": torch.get_num_threads(),
+        }
         assert "spinlock-operators" in d.provenance
         assert set(d.status()) <= {"ok", "diverged"}
         trajectories = d.trajectories()

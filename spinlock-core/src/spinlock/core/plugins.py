@@ -6,7 +6,9 @@ broken plugin is reported by name and the rest still load:
 - an import error or an exception raised in a registration hook marks that plugin failed, removes what it
   registered, and leaves the others alone;
 - two distributions that declare the same plugin name both fail, each naming the other;
-- two plugins that register the same component name: the second fails, naming both providers.
+- two plugins that register the same component name: the second fails, naming both providers;
+- a plugin whose distribution requires another spinlock-core (``Requires-Dist: spinlock-core...``) fails
+  without being imported.
 
 ``SPINLOCK_STRICT_PLUGINS=1`` turns any failure into :class:`PluginLoadError`; ``SPINLOCK_DISABLE_PLUGINS=a,b``
 skips plugins by name. Loading imports no torch: plugin modules name their factories lazily.
@@ -24,6 +26,7 @@ import attrs
 import pluggy
 
 from spinlock.core import hookspecs
+from spinlock.core.compat import core_requirement_problem
 from spinlock.core.registry import (
     REGISTRATION_HOOKS,
     Components,
@@ -82,6 +85,8 @@ class EntryPointInfo:
     distribution: str
     version: str
     load: Callable[[], Any]
+    #: the distribution's ``Requires-Dist`` lines (checked against the installed spinlock-core)
+    requires: tuple[str, ...] = ()
 
 
 def discover_entry_points() -> list[EntryPointInfo]:
@@ -91,7 +96,8 @@ def discover_entry_points() -> list[EntryPointInfo]:
         dist = getattr(ep, "dist", None)
         name = dist.metadata["Name"] if dist is not None else "(unknown)"
         version = dist.version if dist is not None else "0"
-        found.append(EntryPointInfo(ep.name, ep.value, name, version, ep.load))
+        requires = tuple(dist.requires or ()) if dist is not None else ()
+        found.append(EntryPointInfo(ep.name, ep.value, name, version, ep.load, requires))
     return found
 
 
@@ -174,6 +180,11 @@ class PluginManager:
             ep = eps[0]
             record = PluginRecord(name, ep.distribution, ep.version, ep.value, disabled=name in disabled)
             if record.disabled:
+                self.records[name] = record
+                continue
+            incompatible = core_requirement_problem(ep.requires, _core_version())
+            if incompatible is not None:  # not even imported: it may not import against this core
+                record.fail(incompatible)
                 self.records[name] = record
                 continue
             try:

@@ -35,6 +35,10 @@ class DuplicateComponentError(RegistryError):
     """Two providers registered the same name for the same kind."""
 
 
+class ComponentLoadError(RegistryError):
+    """A registered component's factory could not be imported (raised at use, by :meth:`ComponentSpec.load`)."""
+
+
 class UnknownComponentError(RegistryError, KeyError):
     """A name was looked up that no plugin registered."""
 
@@ -99,12 +103,22 @@ class ComponentSpec:
     metadata: Mapping[str, Any] = attrs.field(factory=dict)
 
     def load(self) -> Any:
-        """Import and return the factory object (a class or function)."""
+        """Import and return the factory object (a class or function).
+
+        :raises ComponentLoadError: the factory cannot be imported; the message names the component, its
+            plugin and distribution, and the error.
+        """
         module_name, _, attr_path = self.factory.partition(":")
-        module = importlib.import_module(module_name)
-        obj: Any = module
-        for part in attr_path.split("."):
-            obj = getattr(obj, part)
+        try:
+            obj: Any = importlib.import_module(module_name)
+            for part in attr_path.split("."):
+                obj = getattr(obj, part)
+        except Exception as exc:
+            reason = f"{type(exc).__name__}: {exc}"
+            raise ComponentLoadError(
+                f"{self.kind.value} {self.name!r} of plugin {self.plugin!r} ({self.distribution} "
+                f"{self.version}) cannot be loaded: factory {self.factory!r} failed with {reason}"
+            ) from exc
         return obj
 
     def build(self, config: Any = None) -> Any:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import os
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Protocol
@@ -100,7 +101,9 @@ def load_payload(
     if not path.is_file():
         raise CheckpointError(path, f"no such checkpoint file ({hint})")
     try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # torch warns about foreign pickles before refusing them
+            warnings.simplefilter("ignore", UserWarning)
+            payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises pickle/zip errors of many kinds for foreign or corrupt files
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise CheckpointError(path, f"not a readable Spinlock checkpoint ({reason})") from None

@@ -8,6 +8,7 @@ family's :class:`~spinlock.core.features.family.FeatureColumns`.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -15,6 +16,7 @@ import numpy as np
 import torch
 
 from spinlock.core.features.family import FeatureColumns, FeatureFamily, FeatureInputs
+from spinlock.core.features.finite import NonFiniteFeaturesWarning, describe_nonfinite
 
 
 def build_family(name: str, config: Any = None) -> FeatureFamily:
@@ -65,8 +67,11 @@ def extract(
     :param parameters: θ, name → ``(N,)`` array.
     :param parameter_space: ``ParameterSpace`` or its ``describe()`` output.
     :param config: the family's config instance (only with a family name).
-    :returns: ``(values, columns)``; values float32 numpy, ``(N, D)`` or ``(N, T, D)``.
-    :raises ValueError: for an unknown family, a missing required input, a wrong shape or mismatched N.
+    :returns: ``(values, columns)``; values float32 numpy, ``(N, D)`` or ``(N, T, D)``. Values that come out
+        NaN or ±inf (a finite input so large it overflows float32) are kept and reported by a
+        :class:`~spinlock.core.features.finite.NonFiniteFeaturesWarning` naming samples and columns.
+    :raises ValueError: for an unknown family, a missing required input, a wrong shape or mismatched N, and
+        for NaN or ±inf in an input the family reads (naming the samples).
     """
     if isinstance(family, str):
         family = build_family(family, config)
@@ -90,6 +95,9 @@ def extract(
     missing = sorted(set(family.inputs) - set(given))
     if missing:
         raise ValueError(f"feature family {family.name!r} needs {missing}, which were not given")
+    for key in ("initial_condition", "trajectory"):
+        if key in given and key in family.inputs:
+            _check_finite(given[key], key)
 
     sizes: dict[str, int] = {}
     for key in ("initial_condition", "trajectory"):
@@ -128,7 +136,26 @@ def extract(
             out = family.compute(batch)
         chunks.append(out.detach().to("cpu", torch.float32).numpy())
     assert columns is not None
-    return np.concatenate(chunks, axis=0), columns
+    values = np.concatenate(chunks, axis=0)
+    problem = describe_nonfinite(family.name, values, columns.names)
+    if problem is not None:
+        warnings.warn(
+            f"{problem}: an input this large overflows float32 arithmetic; rescale it",
+            NonFiniteFeaturesWarning,
+            stacklevel=2,
+        )
+    return values, columns
+
+
+def _check_finite(tensor: torch.Tensor, what: str, limit: int = 5) -> None:
+    """Refuse NaN or ±inf in an input, naming the samples: their features would be undefined."""
+    bad = np.flatnonzero(~torch.isfinite(tensor).flatten(1).all(dim=1).cpu().numpy())
+    if bad.size:
+        examples = ", ".join(str(int(i)) for i in bad[:limit]) + (", ..." if bad.size > limit else "")
+        raise ValueError(
+            f"{what} has non-finite values (NaN or ±inf) in {bad.size} of {tensor.shape[0]} samples "
+            f"({examples}); their features are undefined: drop or repair those samples"
+        )
 
 
 __all__ = ["build_family", "extract"]

@@ -144,6 +144,11 @@ class ArchitectureFamily:
             raise ValueError("the ARCHITECTURE family needs parameters (θ), got none")
         if inputs.parameter_space:
             space = list(inputs.parameter_space)
+            if not all(isinstance(e, Mapping) and isinstance(e.get("name"), str) for e in space):
+                raise ValueError(
+                    "the stored parameter space (attribute 'space' of /parameters/unit) is not a list of "
+                    f"{{name, type, ...}} entries: {inputs.parameter_space!r}"
+                )
             missing = [e.get("name") for e in space if e.get("name") not in inputs.parameters]
             if missing:
                 raise ValueError(f"parameters missing for {missing} (named in parameter_space)")

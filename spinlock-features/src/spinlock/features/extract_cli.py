@@ -35,7 +35,7 @@ def extract_command(
     try:
         summary = extract_dataset(dataset, names, cli_plugin_manager(), batch_size=batch_size, quiet=quiet)
     except (DatasetError, RegistryError, ValueError) as exc:
-        fail(str(exc))
+        fail(str(exc) if str(dataset) in str(exc) else f"{dataset}: {exc}")
     if as_json:
         print(json.dumps(summary))
     else:

@@ -84,7 +84,7 @@ class _Projection:
     """Columns of the one matmul that turns a half-plane power spectrum into every weighted sum."""
 
     grid: SpectralGrid
-    matrix: torch.Tensor  # (K, S + n_bands + 11)
+    matrix: torch.Tensor  # (K, S + n_bands + 11), zero-padded to a multiple of 16 columns
     flow: torch.Tensor  # (K, 2): w·W·sin(2π kx/W), w·H·sin(2π ky/H)
 
 
@@ -118,9 +118,12 @@ def _projection(H: int, W: int, n_bands: int) -> _Projection:
         ],
         dim=1,
     )
+    matrix = torch.cat([grid.projection, extra], dim=1)
+    # GEMM kernels run narrow right-hand sides at about half speed when the width is not a multiple of 16
+    matrix = F.pad(matrix, (0, -matrix.shape[1] % 16))
     return _Projection(
         grid=grid,
-        matrix=torch.cat([grid.projection, extra], dim=1),
+        matrix=matrix,
         flow=torch.stack([w * sx, w * sy], dim=1),
     )
 
@@ -135,11 +138,33 @@ def gradient_field(u: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
 
 def _grid_differences(u: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """``u(x+1) - u(x-1)`` and ``u(y+1) - u(y-1)`` (grid units, circular) of ``(..., H, W)`` fields."""
+    if not (torch.is_grad_enabled() and u.requires_grad):
+        return _grid_differences_into(u)
     H, W = u.shape[-2:]
     p = F.pad(u.reshape(-1, 1, H, W), (1, 1, 1, 1), mode="circular")[:, 0]
     dx = p[:, 1:-1, 2:] - p[:, 1:-1, :-2]
     dy = p[:, 2:, 1:-1] - p[:, :-2, 1:-1]
     return dx.reshape(u.shape), dy.reshape(u.shape)
+
+
+def _grid_differences_into(u: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """:func:`_grid_differences` without autograd, about twice as fast: the interior differences are taken
+    on long contiguous runs (whole rows for y; the flattened field for x, whose two wrong columns at the row
+    ends are then overwritten with their circular values), written in place (``out=`` is not differentiable).
+    """
+    H, W = u.shape[-2:]
+    u3 = u.reshape(-1, H, W)
+    dy = torch.empty_like(u3)
+    torch.sub(u3[:, 2:], u3[:, :-2], out=dy[:, 1:-1])
+    torch.sub(u3[:, 1], u3[:, -1], out=dy[:, 0])
+    torch.sub(u3[:, 0], u3[:, -2], out=dy[:, -1])
+    flat = u3.reshape(-1, H * W)
+    dx = torch.empty_like(flat)
+    torch.sub(flat[:, 2:], flat[:, :-2], out=dx[:, 1:-1])
+    dx3 = dx.view(-1, H, W)
+    torch.sub(u3[:, :, 1], u3[:, :, -1], out=dx3[:, :, 0])
+    torch.sub(u3[:, :, 0], u3[:, :, -2], out=dx3[:, :, -1])
+    return dx.view(u.shape), dy.view(u.shape)
 
 
 def check_trajectory(traj: torch.Tensor | None, family: str) -> torch.Tensor:
@@ -224,10 +249,10 @@ def _chunk_statistics(x: torch.Tensor, n_bands: int, sharpness: float) -> FrameS
 
     mean = x.mean(dim=(-2, -1))
     d = x - mean[..., None, None]
-    # third and fourth moments as batched dot products: one elementwise pass (d²) instead of three
-    d2 = (d * d).flatten(-2).unsqueeze(-2)
-    m3 = (d2 @ d.flatten(-2).unsqueeze(-1))[..., 0, 0] / HW
-    m4 = (d2 @ d2.transpose(-1, -2))[..., 0, 0] / HW
+    flat_d = d.flatten(-2)
+    d2 = flat_d * flat_d
+    m3 = (d2 * flat_d).sum(-1) / HW
+    m4 = (d2 * d2).sum(-1) / HW
 
     spectrum = torch.fft.rfft2(x, norm="ortho")
     power = (spectrum.real * spectrum.real + spectrum.imag * spectrum.imag).flatten(-2)
@@ -239,7 +264,7 @@ def _chunk_statistics(x: torch.Tensor, n_bands: int, sharpness: float) -> FrameS
     g = guard(mean_square)
     v = variance + g
     denom = total + g * HW
-    extra = sums[..., S + n_bands + 3 :] / denom[..., None]
+    extra = sums[..., S + n_bands + 3 : S + n_bands + 11] / denom[..., None]
     gx2 = extra[..., 0] * denom / HW
     gy2 = extra[..., 1] * denom / HW
     lap2 = extra[..., 2] * denom / HW
@@ -262,6 +287,7 @@ def _chunk_statistics(x: torch.Tensor, n_bands: int, sharpness: float) -> FrameS
     squared = squared.addcmul_(dy, dy, value=H * H / 4.0)
     magnitude = squared.sqrt_().mean(dim=(-2, -1))
     energy = gx2 + gy2
+    # not torch.aminmax: it has no derivative before torch 2.13, and these features must be differentiable
     maximum, minimum = x.amax(dim=(-2, -1)), x.amin(dim=(-2, -1))
 
     # optical flow between consecutive stored frames from the cross spectrum F(t+1)·conj F(t):
@@ -270,7 +296,9 @@ def _chunk_statistics(x: torch.Tensor, n_bands: int, sharpness: float) -> FrameS
     parts = torch.view_as_real(spectrum)
     re, im = parts[..., 0], parts[..., 1]
     cross_imag = im[:, :, 1:] * re[:, :, :-1] - re[:, :, 1:] * im[:, :, :-1]
-    num = cross_imag.flatten(-2) @ flow_matrix / HW
+    # (2, K) @ (K, rows) runs about twice as fast as (rows, K) @ (K, 2)
+    cross = cross_imag.flatten(-2)
+    num = (flow_matrix.T @ cross.reshape(-1, cross.shape[-1]).T).T.reshape(*cross.shape[:-1], 2) / HW
     # least squares over the domain: [[⟨uₓuₓ⟩, ⟨uₓu_y⟩], [⟨uₓu_y⟩, ⟨u_yu_y⟩]] v = -[⟨Δu uₓ⟩, ⟨Δu u_y⟩]
     axx = gx2[:, :, :-1] + grad_guard[:, :, :-1]
     ayy = gy2[:, :, :-1] + grad_guard[:, :, :-1]

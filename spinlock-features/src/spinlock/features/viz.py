@@ -570,7 +570,7 @@ def register_visualize(app: Any) -> None:
     """Add ``visualize features`` to ``app`` (into the existing ``visualize`` group, or a new one)."""
     import typer
 
-    from spinlock.core.cli.errors import fail
+    from spinlock.core.cli.errors import fail, require_file
 
     group = visualize_group(app)
 
@@ -596,8 +596,7 @@ def register_visualize(app: Any) -> None:
             chosen = _parse_operators(operators)
         except ValueError as exc:
             fail(str(exc))
-        if not dataset.is_file():
-            fail(f"{dataset}: no such file")
+        require_file(dataset)
         if model is not None and not model.is_dir():
             fail(f"--model {model}: no such folder")
         from rich.console import Console

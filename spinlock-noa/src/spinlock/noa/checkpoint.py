@@ -85,7 +85,7 @@ def save_checkpoint(
 
 def load_checkpoint(path: str | Path) -> AgentCheckpoint:
     """Load and check a checkpoint; :class:`CheckpointError` names what is wrong."""
-    from spinlock.core.config import ConfigError, loads_config, make_converter
+    from spinlock.core.config import loads_config, make_converter
 
     path = Path(path)
     payload = load_payload(
@@ -106,5 +106,5 @@ def load_checkpoint(path: str | Path) -> AgentCheckpoint:
             weights=dict(payload["weights"]),
             training=payload.get("training"),
         )
-    except (KeyError, TypeError, ConfigError) as exc:
+    except (KeyError, TypeError, ValueError) as exc:  # ValueError: a ConfigError, or dict() of a non-mapping
         raise CheckpointError(path, f"incomplete or damaged checkpoint ({exc})") from None

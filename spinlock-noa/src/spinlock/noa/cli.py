@@ -24,15 +24,12 @@ def _describe_epoch(record: Any) -> str:
 
 
 def _load_config(path: Path | None) -> tuple[Any, str]:
-    from spinlock.core.config import ConfigError, loads_config, make_converter
+    from spinlock.core.config import ConfigError, loads_config, make_converter, read_config_text
     from spinlock.noa.config import NOAConfig, default_config_path
 
     source = path or default_config_path()
     try:
-        text = source.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        fail(f"cannot read config {source}: {exc}")
-    try:
+        text = read_config_text(source)
         config = loads_config(text, NOAConfig, make_converter(), str(source))
     except ConfigError as exc:
         fail(exc.render())
@@ -90,6 +87,7 @@ def train_noa_command(
     from spinlock.core.cli.plugin_commands import cli_plugin_manager
     from spinlock.core.cli.progress import EpochBar
     from spinlock.core.config import dump_config, make_converter
+    from spinlock.core.distributed import env_rank
     from spinlock.core.storage import DatasetError
     from spinlock.noa.checkpoint import LAST_FILE, MODEL_FILE, CheckpointError
     from spinlock.noa.training import TrainingError, train_noa
@@ -107,6 +105,7 @@ def train_noa_command(
         fail(f"--resume: {output / LAST_FILE} does not exist (nothing to resume)")
     if not resume and (output / MODEL_FILE).exists():
         fail(f"{output} already holds an agent; pass --resume to continue it or choose another --output")
+    main_rank = env_rank() == 0  # under torchrun only rank 0 reports and writes
     try:
         result = train_noa(
             dataset,
@@ -117,12 +116,14 @@ def train_noa_command(
             manager=cli_plugin_manager(),
             provenance=_provenance(),
             resume=resume,
-            progress=EpochBar(quiet, _describe_epoch),
+            progress=EpochBar(quiet or not main_rank, _describe_epoch),
         )
     except (DatasetError, CheckpointError, TokenizerCheckpointError, TrainingError, ValueError) as exc:
         fail(str(exc))
     except KeyboardInterrupt:
         fail(f"interrupted; continue with `spinlock train-noa ... --output {output} --resume`", 130)
+    if not main_rank:
+        return
     best = next((h for h in result.history if h["epoch"] == result.best_epoch), {})
     summary = {
         "output": str(output),

@@ -153,6 +153,12 @@ class TrainingConfig:
         (``torch.utils.checkpoint``) instead of storing them: memory ∝ states, not activations.
     :param seed: seeds the split, the initialisation and every epoch's batch order.
     :param device: ``cpu``, ``cuda`` or ``cuda:N``.
+    :param num_workers: DataLoader worker processes that read batches of stored trajectories from the
+        dataset file ahead of the step (0: read in the training process). Replayed datasets are served
+        from memory. Results do not depend on it.
+
+    Under ``torchrun --nproc-per-node K``, ``batch_size`` is the *global* batch, split across the K ranks
+    (see ``docs/distributed-training.md``).
     """
 
     epochs: int = attrs.field(default=50, validator=_at_least(1))
@@ -167,6 +173,7 @@ class TrainingConfig:
     gradient_checkpointing: bool = False
     seed: int = attrs.field(default=0, validator=_at_least(0))
     device: str = "cpu"
+    num_workers: int = attrs.field(default=0, validator=_at_least(0))
 
 
 @attrs.frozen

@@ -194,7 +194,9 @@ class NOAData:
     :param rows: dataset rows of the N operators ``(N,)``.
     :param theta: unit-cube θ ``(N, P)``.
     :param u0: initial conditions ``(N, C, H, W)``.
-    :param target: realization-mean stored states ``(N, T', C, H, W)`` (frame 0 is ``u0``).
+    :param target: realization-mean stored states ``(N, T', C, H, W)`` (frame 0 is ``u0``), or ``None``
+        when loaded with ``keep_target=False`` (training then reads them per batch from the file, see
+        :class:`spinlock.noa.dataset.TrajectoryDataset`).
     :param scale: per-sample, per-channel rms of the target ``(N, C)`` (floored), for the scaled MSE.
     :param fixed: the tokenizer's static columns that do not depend on the rollout ``(N, D_fixed)``, or
         ``None`` without a tokenizer.
@@ -205,7 +207,7 @@ class NOAData:
     rows: np.ndarray
     theta: torch.Tensor
     u0: torch.Tensor
-    target: torch.Tensor
+    target: torch.Tensor | None
     scale: torch.Tensor
     fixed: torch.Tensor | None
     target_latents: torch.Tensor | None
@@ -254,6 +256,7 @@ def load_data(
     rows: np.ndarray | None = None,
     device: str | torch.device = "cpu",
     log: Callable[[str], None] = lambda message: None,
+    keep_target: bool = True,
 ) -> NOAData:
     """Read (or replay) the targets of a dataset's usable operators and, with a tokenizer, their latents.
 
@@ -261,6 +264,9 @@ def load_data(
     :param alignment: the frozen tokenizer; with ``pipeline``, target latents are computed.
     :param rows: dataset rows to use (default: every complete operator with status ``ok``).
     :param device: where target features and latents are computed (results are stored on CPU).
+    :param keep_target: keep the targets in memory; off, only their per-sample scale and latents are kept
+        (the targets are streamed through once) and ``target`` is ``None``. Replayed datasets always keep
+        them (they cannot be read back from the file).
     :raises ValueError: no usable operator, a trajectory too short for the tokenizer's features, or
         features that do not match the tokenizer's columns.
     """
@@ -289,12 +295,17 @@ def load_data(
     if not info.trajectories_stored:
         log(f"{path} stores no trajectories: replaying {len(rows)} operators")
     position = {int(r): k for k, r in enumerate(rows)}
-    target = torch.empty(len(rows), info.stored_frames, info.channels, *info.grid)
+    keep_target = keep_target or not info.trajectories_stored
+    target = torch.empty(len(rows), info.stored_frames, info.channels, *info.grid) if keep_target else None
+    rms = torch.empty(len(rows), info.channels, dtype=torch.float64)
     latents: torch.Tensor | None = None
     for part, trajectories in iter_trajectories(path, rows, manager):
         where = torch.as_tensor([position[int(r)] for r in part])
         mean = torch.from_numpy(trajectories).mean(dim=1)
-        target[where] = mean
+        if target is not None:
+            target[where] = mean
+        else:
+            rms[where] = sample_rms(mean)
         if pipeline is not None and alignment is not None and fixed is not None:
             ensemble = as_ensemble(mean.to(device), info.realizations)
             z = target_latents(pipeline, alignment, ensemble, fixed[where].to(device), u0[where].to(device))
@@ -307,7 +318,7 @@ def load_data(
         theta=theta,
         u0=u0,
         target=target,
-        scale=trajectory_scale(target),
+        scale=trajectory_scale(target) if target is not None else floored_scale(rms),
         fixed=fixed,
         target_latents=latents,
     )
@@ -316,7 +327,16 @@ def load_data(
 def trajectory_scale(target: torch.Tensor) -> torch.Tensor:
     """Per-sample, per-channel rms of ``target (N, T', C, H, W)`` → ``(N, C)``, floored at
     :data:`SCALE_FLOOR` × the median so a near-zero trajectory cannot blow up the scaled MSE."""
-    rms = target.double().pow(2).mean(dim=(1, 3, 4)).sqrt()
+    return floored_scale(sample_rms(target))
+
+
+def sample_rms(target: torch.Tensor) -> torch.Tensor:
+    """Per-sample, per-channel rms ``(N, C)`` float64 of ``target (N, T', C, H, W)``."""
+    return target.double().pow(2).mean(dim=(1, 3, 4)).sqrt()
+
+
+def floored_scale(rms: torch.Tensor) -> torch.Tensor:
+    """``rms (N, C)`` floored at :data:`SCALE_FLOOR` × its median over positive entries, as float32."""
     positive = rms[rms > 0]
     floor = float(positive.median()) * SCALE_FLOOR if positive.numel() else 1.0
     return rms.clamp(min=max(floor, 1e-12)).float()

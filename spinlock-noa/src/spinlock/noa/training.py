@@ -31,7 +31,10 @@ from typing import Any
 import attrs
 import numpy as np
 import torch
+from torch.utils.data import Dataset
 
+from spinlock.core import distributed
+from spinlock.core.batching import GlobalBatchSampler, make_loader
 from spinlock.core.plugins import PluginManager
 from spinlock.core.training import (
     EpochProgress,
@@ -52,6 +55,7 @@ from spinlock.noa.checkpoint import (
 )
 from spinlock.noa.config import NOAConfig
 from spinlock.noa.data import NOAData, dataset_family_builder, dataset_info, load_data
+from spinlock.noa.dataset import MemoryTrajectoryDataset, TrajectoryBatch, TrajectoryDataset
 from spinlock.noa.losses import LossTerms, NOALoss, trajectory_error
 
 TERMS: tuple[str, ...] = ("total", "trajectory", "latent", "commitment")
@@ -79,11 +83,12 @@ class TrainResult:
 class _Batch:
     """One batch of the data, on the training device."""
 
-    def __init__(self, data: NOAData, index: np.ndarray, device: torch.device) -> None:
-        idx = torch.from_numpy(index)
-        self.theta = data.theta[idx].to(device)
-        self.u0 = data.u0[idx].to(device)
-        self.target = data.target[idx].to(device)
+    def __init__(self, data: NOAData, batch: TrajectoryBatch, device: torch.device) -> None:
+        idx = batch.positions
+        self.size = int(idx.shape[0])
+        self.theta = batch.theta.to(device)
+        self.u0 = batch.u0.to(device)
+        self.target = batch.target.to(device)
         self.scale = data.scale[idx].to(device)
         self.fixed = None if data.fixed is None else data.fixed[idx].to(device)
         self.latents = None if data.target_latents is None else data.target_latents[idx].to(device)
@@ -120,6 +125,14 @@ class _Batch:
             ) from None
 
 
+def training_source(data: NOAData) -> Dataset[TrajectoryBatch]:
+    """Where batches come from: the dataset file when it stored trajectories, else the replayed targets
+    in memory."""
+    if data.info.trajectories_stored:
+        return TrajectoryDataset(data.info.path, data.rows)
+    return MemoryTrajectoryDataset(data)
+
+
 def evaluate(
     backbone: NOABackbone,
     loss: NOALoss,
@@ -128,16 +141,21 @@ def evaluate(
     config: NOAConfig,
     device: torch.device,
     epoch: int = -1,
+    source: Dataset[TrajectoryBatch] | None = None,
 ) -> dict[str, float]:
     """Mean loss terms over the operators at positions ``index`` (no gradient), and the scaled trajectory
-    error of predicting ``u0`` forever (``persistence_trajectory``)."""
+    error of predicting ``u0`` forever (``persistence_trajectory``).
+
+    :param source: where batches are read (default: :func:`training_source` of ``data``).
+    """
+    source = source if source is not None else training_source(data)
     backbone.eval()
     sums = dict.fromkeys(TERMS, 0.0)
     persistence = 0.0
     with torch.no_grad():
         for start in range(0, len(index), config.training.batch_size):
             part = index[start : start + config.training.batch_size]
-            batch = _Batch(data, part, device)
+            batch = _Batch(data, source.__getitems__(part.tolist()), device)  # type: ignore[attr-defined]
             where = f"epoch {epoch}, validation batch {start // config.training.batch_size}"
             terms = batch.terms(backbone, loss, data, config, where)
             for key, value in terms.as_floats().items():
@@ -147,6 +165,35 @@ def evaluate(
     out = {key: value / len(index) for key, value in sums.items()}
     out["persistence_trajectory"] = persistence / len(index)
     return out
+
+
+def _evaluate_shards(
+    backbone: NOABackbone,
+    loss: NOALoss,
+    data: NOAData,
+    index: np.ndarray,
+    config: NOAConfig,
+    device: torch.device,
+    epoch: int,
+    source: Dataset[TrajectoryBatch],
+    ctx: distributed.DistributedContext,
+) -> dict[str, float]:
+    """:func:`evaluate` over ``index``; under DDP each rank scores a contiguous shard and the row-weighted
+    means are summed over ranks (a failure on any rank stops every rank)."""
+    if not ctx.is_distributed:
+        return evaluate(backbone, loss, data, index, config, device, epoch, source)
+    part = np.array_split(index, ctx.world_size)[ctx.rank]
+    sums = dict.fromkeys((*TERMS, "persistence_trajectory"), 0.0)
+    error: str | None = None
+    if len(part):
+        try:
+            local = evaluate(backbone, loss, data, part, config, device, epoch, source)
+            sums = {key: value * len(part) for key, value in local.items()}
+        except TrainingError as exc:
+            error = str(exc)
+    if distributed.any_rank(error is not None):
+        raise TrainingError(error or f"validation failed on another rank at epoch {epoch}")
+    return {key: value / len(index) for key, value in distributed.all_reduce_floats(sums).items()}
 
 
 def _nonfinite_report(
@@ -165,6 +212,57 @@ def _nonfinite_report(
         if len(bad) > 8:
             message += f" and {len(bad) - 8} more"
     return f"{message}); {_ADVICE}"
+
+
+def _step(
+    backbone: NOABackbone,
+    optimizer: torch.optim.Optimizer,
+    loss: NOALoss,
+    data: NOAData,
+    config: NOAConfig,
+    shard: TrajectoryBatch,
+    n_global: int,
+    device: torch.device,
+    ctx: distributed.DistributedContext,
+    epoch: int,
+    number: int,
+) -> LossTerms | None:
+    """One optimisation step on this rank's shard of a global batch of ``n_global`` operators; ``None``
+    for a rank whose shard is empty (it still joins the gradient sum with zeros).
+
+    Under DDP the loss is weighted by the shard's share of the global batch and the gradients are summed
+    over ranks, which gives the global batch's gradient; any failure on any rank stops every rank."""
+    t = config.training
+    n_local = int(shard.positions.shape[0])
+    terms: LossTerms | None = None
+    error: str | None = None
+    if n_local:
+        try:
+            terms = _Batch(data, shard, device).terms(
+                backbone, loss, data, config, f"epoch {epoch}, batch {number}"
+            )
+        except TrainingError as exc:
+            if not ctx.is_distributed:
+                raise
+            error = str(exc)
+        if terms is not None and not bool(torch.isfinite(terms.total)):
+            error = _nonfinite_report(epoch, number, terms, backbone, None)
+    if distributed.any_rank(error is not None):
+        raise TrainingError(error or f"a non-finite loss on another rank at epoch {epoch}, batch {number}")
+    optimizer.zero_grad(set_to_none=True)
+    if terms is not None:
+        (terms.total * (n_local / n_global) if ctx.is_distributed else terms.total).backward()
+    distributed.all_reduce_gradients_(backbone.parameters())
+    norm = torch.nn.utils.clip_grad_norm_(backbone.parameters(), t.grad_clip or math.inf)
+    if not bool(torch.isfinite(norm)):
+        report = (
+            _nonfinite_report(epoch, number, terms, backbone, float(norm))
+            if terms is not None
+            else f"non-finite gradient at epoch {epoch}, batch {number}; {_ADVICE}"
+        )
+        raise TrainingError(report)
+    optimizer.step()
+    return terms
 
 
 def train_noa(
@@ -189,17 +287,60 @@ def train_noa(
     :param manager: plugin manager (feature families, operators for replay).
     :raises TrainingError: non-finite loss or gradient, or a resume that does not match.
     :raises ValueError: a dataset or tokenizer that does not fit (shapes, feature columns, grid).
+
+    Under ``torchrun`` (see :mod:`spinlock.core.distributed`) every rank calls this with the same arguments:
+    each global batch is split across ranks, the gradients are summed over ranks after the backward pass
+    (each rank's loss weighted by its share of the batch), metrics and early stopping are decided on all
+    ranks alike, and only rank 0 writes ``output`` and reports progress. With one process nothing of this
+    changes the single-process computation.
     """
+    progress = progress or SilentProgress()
+    t = config.training
+    provenance = dict(provenance or {})
+    with distributed.process_group(t.device) as ctx:
+        if not ctx.is_main:
+            progress, log = SilentProgress(), _quiet
+        result = _train_noa(
+            dataset,
+            tokenizer_dir,
+            Path(output),
+            config,
+            ctx,
+            config_yaml=config_yaml,
+            manager=manager,
+            provenance=provenance,
+            resume=resume,
+            progress=progress,
+            log=log,
+        )
+        distributed.barrier()  # rank 0's files are complete when any rank returns
+        return result
+
+
+def _quiet(message: str) -> None:
+    pass
+
+
+def _train_noa(
+    dataset: str | Path,
+    tokenizer_dir: str | Path,
+    out: Path,
+    config: NOAConfig,
+    ctx: distributed.DistributedContext,
+    *,
+    config_yaml: str,
+    manager: PluginManager,
+    provenance: dict[str, str],
+    resume: bool,
+    progress: EpochProgress,
+    log: Callable[[str], None],
+) -> TrainResult:
     from spinlock.vqvae.checkpoint import model_path as tokenizer_path
     from spinlock.vqvae.tokenizer import Tokenizer
 
     began = time.perf_counter()
-    out = Path(output)
-    progress = progress or SilentProgress()
     t = config.training
-    device = torch.device(t.device)
-    provenance = dict(provenance or {})
-
+    device = ctx.device(t.device)
     source = tokenizer_path(tokenizer_dir)
     tokenizer = Tokenizer.load(source)
     digest = file_digest(source)
@@ -239,6 +380,7 @@ def train_noa(
         alignment=alignment if uses_tokenizer else None,
         device=device,
         log=log,
+        keep_target=False,
     )
     train_index, val_index = seeded_split(len(data), t.validation_fraction, t.seed)
     loss = NOALoss(
@@ -266,7 +408,7 @@ def train_noa(
             )
         backbone.load_state_dict(last.weights)
         log(f"resuming after epoch {state['epoch']}")
-    else:
+    elif ctx.is_main:
         out.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(source, out / TOKENIZER_FILE)
     backbone.to(device)
@@ -296,6 +438,11 @@ def train_noa(
             training=training,
         )
 
+    sampler = GlobalBatchSampler(train_index, t.batch_size, t.seed, rank=ctx.rank, world_size=ctx.world_size)
+    batches = training_source(data)
+    loader = make_loader(
+        batches, sampler, num_workers=t.num_workers, pin_memory=device.type == "cuda" and t.num_workers > 0
+    )
     stopped_early = False
     progress.start(t.epochs, first_epoch)
     try:
@@ -305,40 +452,40 @@ def train_noa(
                 break
             seed = epoch_seed(t.seed, epoch)
             torch.manual_seed(seed)
-            order = train_index[np.random.default_rng(seed).permutation(len(train_index))]
+            sampler.set_epoch(epoch)
+            global_sizes = [len(batch) for batch in sampler.global_batches(epoch)]
             lr = cosine_learning_rate(t.learning_rate, t.min_lr_ratio, epoch, t.epochs)
             for group in optimizer.param_groups:
                 group["lr"] = lr
             backbone.train()
             sums = dict.fromkeys(TERMS, 0.0)
-            for number, start in enumerate(range(0, len(order), t.batch_size)):
-                part = order[start : start + t.batch_size]
-                batch = _Batch(data, part, device)
-                terms = batch.terms(backbone, loss, data, config, f"epoch {epoch}, batch {number}")
-                if not bool(torch.isfinite(terms.total)):
-                    raise TrainingError(_nonfinite_report(epoch, number, terms, backbone, None))
-                optimizer.zero_grad(set_to_none=True)
-                terms.total.backward()
-                norm = torch.nn.utils.clip_grad_norm_(backbone.parameters(), t.grad_clip or math.inf)
-                if not bool(torch.isfinite(norm)):
-                    raise TrainingError(_nonfinite_report(epoch, number, terms, backbone, float(norm)))
-                optimizer.step()
-                for key, value in terms.as_floats().items():
-                    sums[key] += value * len(part)
+            for number, (shard, n_global) in enumerate(zip(loader, global_sizes, strict=True)):
+                terms = _step(
+                    backbone, optimizer, loss, data, config, shard, n_global, device, ctx, epoch, number
+                )
+                if terms is not None:
+                    for key, value in terms.as_floats().items():
+                        sums[key] += value * int(shard.positions.shape[0])
+            sums = distributed.all_reduce_floats(sums)
             record: dict[str, Any] = {"epoch": epoch, "lr": lr}
-            record.update({f"train_{k}": v / len(order) for k, v in sums.items()})
+            record.update({f"train_{k}": v / len(train_index) for k, v in sums.items()})
             if len(val_index):
                 record.update(
                     {
                         f"val_{k}": v
-                        for k, v in evaluate(backbone, loss, data, val_index, config, device, epoch).items()
+                        for k, v in _evaluate_shards(
+                            backbone, loss, data, val_index, config, device, epoch, batches, ctx
+                        ).items()
                     }
                 )
+            # rank 0's record decides for everyone, so no rank can take another early-stopping branch
+            record = distributed.broadcast_object(record)
             monitored = record.get("val_total", record["train_total"])
             if best_epoch < 0 or monitored < best_loss - 1e-7 * abs(best_loss):
                 best_loss, best_epoch, stale = monitored, epoch, 0
                 best_weights = copy.deepcopy(backbone.state_dict())
-                save(out / MODEL_FILE, best_weights, None)
+                if ctx.is_main:
+                    save(out / MODEL_FILE, best_weights, None)
             else:
                 stale += 1
             history.append(record)
@@ -351,13 +498,17 @@ def train_noa(
                 "stale": stale,
                 "rows": rows,
             }
-            save(out / LAST_FILE, backbone.state_dict(), training_state)
-            (out / "history.json").write_text(json.dumps(history, indent=1))
+            if ctx.is_main:
+                save(out / LAST_FILE, backbone.state_dict(), training_state)
+                (out / "history.json").write_text(json.dumps(history, indent=1))
             progress.epoch(record)
     finally:
         progress.stop()
-    (out / "history.json").write_text(json.dumps(history, indent=1))
-    (out / "config.yaml").write_text(config_yaml)
+        if isinstance(batches, TrajectoryDataset):
+            batches.close()
+    if ctx.is_main:
+        (out / "history.json").write_text(json.dumps(history, indent=1))
+        (out / "config.yaml").write_text(config_yaml)
     backbone.load_state_dict(best_weights)
     backbone.eval()
     return TrainResult(

@@ -11,7 +11,7 @@ from typing import Any
 
 import typer
 
-from spinlock.core.cli.errors import fail
+from spinlock.core.cli.errors import fail, require_file
 from spinlock.core.cli.groups import visualize_group
 
 
@@ -112,8 +112,7 @@ def _register_rollouts(group: typer.Typer) -> None:
             chosen_formats = parse_formats(formats)
         except ValueError as exc:
             fail(str(exc))
-        if not dataset.is_file():
-            fail(f"{dataset}: no such file")
+        require_file(dataset)
         from rich.console import Console
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 

@@ -66,7 +66,7 @@ def save_checkpoint(
 
 def load_checkpoint(path: str | Path) -> Checkpoint:
     """Load and check a checkpoint; :class:`CheckpointError` names what is wrong."""
-    from spinlock.core.config import ConfigError, loads_config, make_converter
+    from spinlock.core.config import loads_config, make_converter
 
     path = Path(path)
     payload = load_payload(
@@ -89,5 +89,5 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
             weights=dict(payload["weights"]),
             training=payload.get("training"),
         )
-    except (KeyError, TypeError, ConfigError) as exc:
+    except (KeyError, TypeError, ValueError) as exc:  # ValueError: a ConfigError, or dict() of a non-mapping
         raise CheckpointError(path, f"incomplete or damaged checkpoint ({exc})") from None

@@ -22,15 +22,12 @@ def _describe_epoch(record: Any) -> str:
 
 
 def _load_tokenizer_config(path: Path | None) -> tuple[Any, str]:
-    from spinlock.core.config import ConfigError, loads_config, make_converter
+    from spinlock.core.config import ConfigError, loads_config, make_converter, read_config_text
     from spinlock.vqvae.config import TokenizerConfig, default_config_path
 
     source = path or default_config_path()
     try:
-        text = source.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        fail(f"cannot read config {source}: {exc}")
-    try:
+        text = read_config_text(source)
         config = loads_config(text, TokenizerConfig, make_converter(), str(source))
     except ConfigError as exc:
         fail(exc.render())
@@ -56,6 +53,7 @@ def train_vqvae_command(
 
     from spinlock.core.cli.progress import EpochBar
     from spinlock.core.config import dump_config, make_converter
+    from spinlock.core.distributed import env_rank
     from spinlock.core.storage import DatasetError
     from spinlock.vqvae.checkpoint import CheckpointError
     from spinlock.vqvae.data import load_table
@@ -77,6 +75,7 @@ def train_vqvae_command(
     if not resume and (output / "model.pt").exists():
         fail(f"{output} already holds a model; pass --resume to continue it or choose another --output")
     families = config.families
+    main_rank = env_rank() == 0  # under torchrun only rank 0 reports and writes
     try:
         table = load_table(dataset, families.static_families(), families.temporal)
         result = train_tokenizer(
@@ -86,8 +85,11 @@ def train_vqvae_command(
             config_yaml=text,
             provenance=_provenance(),
             resume=resume,
-            progress=EpochBar(quiet, _describe_epoch),
+            progress=EpochBar(quiet or not main_rank, _describe_epoch),
+            dataset=dataset,
         )
+        if not main_rank:
+            return
         report = tokenizer_metrics(result.tokenizer, table, result.validation_index)
     except (DatasetError, CheckpointError, TrainingError, ValueError) as exc:
         fail(str(exc))
@@ -117,12 +119,26 @@ def _headline(report: dict[str, Any], output: Path) -> str:
     rec = report["reconstruction"]
     lines = [
         f"{output}: {len(report['codebooks'])} token categories, best epoch {report['training']['best_epoch']}",
-        f"  reconstruction R² {rec['overall']:.3f} (static)"
-        + (f", {rec['temporal']:.3f} (temporal)" if rec.get("temporal") is not None else ""),
+        f"  reconstruction R² {_score(rec['overall'])} (static)"
+        + (f", {_score(rec['temporal'])} (temporal)" if rec.get("temporal") is not None else ""),
         f"  coarse-level perplexity ≥ {report['coarse_perplexity_min_share']:.0%} of the codebook size",
         f"  metrics: {output / 'metrics.json'}, report: {output / 'report.txt'}",
     ]
+    bad = report.get("nonfinite") or {}
+    dropped, imputed = len(bad.get("dropped_columns", [])), len(bad.get("imputed_columns", {}))
+    replaced = int(bad.get("temporal_values_replaced", 0))
+    if dropped or imputed or replaced:
+        lines.insert(
+            -1,
+            f"  NaN/inf in the features: {dropped} columns dropped, {imputed} imputed, {replaced} temporal "
+            "values replaced (metrics.json: nonfinite)",
+        )
     return "\n".join(lines)
+
+
+def _score(value: float | None) -> str:
+    """R² with three decimals; ``n/a`` where too few samples defined it."""
+    return "n/a" if value is None else f"{value:.3f}"
 
 
 def _provenance() -> dict[str, str]:

@@ -68,7 +68,15 @@ class TrainingConfig:
     :param patience: epochs without a validation improvement before stopping (0: never stop early).
     :param seed: seeds the split, the initialisation and the batch order of every epoch.
     :param device: ``cpu``, ``cuda`` or ``cuda:N``.
-    :param compile: wrap the model in ``torch.compile`` (opt-in, GPU).
+    :param compile: run the encoder and decoder passes through ``torch.compile`` (opt-in, GPU; the quantizers
+        stay eager, see :meth:`HierarchicalVQVAE.compile_networks`).
+    :param num_workers: DataLoader worker processes that read and clean training batches from the dataset
+        file ahead of the step (0: read in the training process). Under ``torchrun`` each rank starts its
+        own workers. Results do not depend on it.
+
+    Under ``torchrun --nproc-per-node K``, ``batch_size`` is the *global* batch: each step's batch is split
+    into K shards of near-equal size, one per rank, so a config means the same optimisation at any K
+    (see ``docs/distributed-training.md``).
     """
 
     epochs: int = attrs.field(default=100, validator=attrs.validators.ge(1))
@@ -86,6 +94,7 @@ class TrainingConfig:
     seed: int = 0
     device: str = "cpu"
     compile: bool = False
+    num_workers: int = attrs.field(default=0, validator=attrs.validators.ge(0))
 
 
 @attrs.frozen

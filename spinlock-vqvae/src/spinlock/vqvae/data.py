@@ -9,6 +9,7 @@ others get token id -1.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -161,7 +162,8 @@ class TemporalScaler:
         flat = np.asarray(values, dtype=np.float64).reshape(-1, values.shape[-1])
         finite = np.isfinite(flat)
         filled = np.where(finite, flat, np.nan)
-        with np.errstate(all="ignore"):
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # a column with no finite value: centre 0
             centre = np.nan_to_num(np.nanmean(filled, axis=0))
             scale = np.nan_to_num(np.nanstd(filled, axis=0))
         scale = np.where(scale > 1e-12 * (1.0 + np.abs(centre)), scale, 1.0)

@@ -21,7 +21,12 @@ TensorFlow's ``ExponentialMovingAverage(num_updates=...)``, the decay of update 
 ``min(γ, (1 + t) / (10 + t))``: 0.1 at first, 0.9 after 80 updates, γ from about 900 on.
 
 Every random draw (k-means seeds, revived rows) comes from torch's default generator of the input's device,
-so training is deterministic given ``torch.manual_seed``. Statistics are one-hot matrix products rather than
+so training is deterministic given ``torch.manual_seed``.
+
+**Data-parallel training** (``torchrun``, see :mod:`spinlock.core.distributed`): the batch counts and sums
+of the EMA update are summed over ranks, and k-means and dead-code revival draw from the rows of all ranks'
+shards, so each update is that of the global batch; rank 0's state is then broadcast, so the codebooks are
+identical on every rank. With one process all of this is a no-op. Statistics are one-hot matrix products rather than
 scatter-adds, which keeps them deterministic on GPUs as well.
 """
 
@@ -34,6 +39,8 @@ from typing import NamedTuple, cast
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from spinlock.core import distributed
 
 __all__ = [
     "EMAQuantizer",
@@ -298,12 +305,18 @@ class EMAQuantizer(nn.Module):
 
     @torch.no_grad()
     def _initialise(self, flat: torch.Tensor) -> None:
-        centres, counts = kmeans(flat, self.codebook_size, self.kmeans_iterations)
-        self.set_codebook(centres, counts)
+        # under DDP every rank clusters the whole global batch; rank 0's result is the one kept
+        centres, counts = kmeans(
+            distributed.all_gather_rows(flat), self.codebook_size, self.kmeans_iterations
+        )
+        self.set_codebook(distributed.broadcast_(centres), distributed.broadcast_(counts))
 
     @torch.no_grad()
     def _ema_step(self, flat: torch.Tensor, codes: torch.Tensor) -> None:
         counts, sums = _cluster_statistics(flat, codes, self.codebook_size)
+        # under DDP the statistics are those of the global batch, so every rank makes the same update
+        distributed.all_reduce_sum_(counts)
+        distributed.all_reduce_sum_(sums)
         decay = self.current_decay()
         self.cluster_size.mul_(decay).add_(counts, alpha=1.0 - decay)
         self.embed_sum.mul_(decay).add_(sums, alpha=1.0 - decay)
@@ -311,6 +324,7 @@ class EMAQuantizer(nn.Module):
         total = self.cluster_size.sum()
         smoothed = (self.cluster_size + self.eps) / (total + self.codebook_size * self.eps) * total
         self.codebook.copy_(self.embed_sum / smoothed.unsqueeze(1))
+        self._sync_state()
         self._revive_dead_codes(flat)
 
     @torch.no_grad()
@@ -321,16 +335,27 @@ class EMAQuantizer(nn.Module):
         n_dead = int(dead.sum())
         if n_dead == 0:
             return
+        # under DDP the candidates are the rows of the global batch (identical on every rank)
+        candidates = distributed.all_gather_rows(flat)
         live = ~dead
         if bool(live.any()):
-            nearest = _squared_distances(flat, self.codebook[live]).min(1).values
+            nearest = _squared_distances(candidates, self.codebook[live]).min(1).values
         else:
-            nearest = torch.ones(flat.shape[0], dtype=flat.dtype, device=flat.device)
-        picks = _greedy_seeds(flat, nearest, n_dead)
-        samples = flat[picks]
+            nearest = torch.ones(candidates.shape[0], dtype=candidates.dtype, device=candidates.device)
+        picks = _greedy_seeds(candidates, nearest, n_dead)
+        samples = candidates[picks]
         self.codebook[dead] = samples
         self.cluster_size[dead] = self.dead_code_threshold
         self.embed_sum[dead] = samples * self.dead_code_threshold
+        self._sync_state()
+
+    @torch.no_grad()
+    def _sync_state(self) -> None:
+        """Under DDP, make rank 0's EMA state everyone's: the updates are already identical, this only
+        guards against a rank drifting by rounding."""
+        if distributed.current().is_distributed:
+            for buffer in (self.codebook, self.cluster_size, self.embed_sum):
+                distributed.broadcast_(buffer)
 
 
 class ResidualQuantizer(nn.Module):

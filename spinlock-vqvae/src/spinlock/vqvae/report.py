@@ -12,11 +12,14 @@ Computed on the held-out samples (all samples when there is no validation split)
 - ``token_centroids``: per category, each used coarse token's centroid over the category's columns in the
   original feature units (the cleaning inverted);
 - ``cross_family``: cross-validated R² of predicting each feature family from each other one (ARCHITECTURE,
-  INITIAL, SUMMARY and the time-mean of TEMPORAL), so a user can check that the families agree.
+  INITIAL, SUMMARY and the time-mean of TEMPORAL), so a user can check that the families agree;
+- ``nonfinite``: the NaN/inf in the features and what became of them (columns dropped, columns imputed with
+  the share of imputed training values, temporal values replaced), so no NaN disappears unreported.
 """
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping
 from typing import Any
 
@@ -91,13 +94,16 @@ def tokenizer_metrics(
             for entry, top in zip(cmap.describe(), metrics.top_features(z, cmap, top_k).values(), strict=True)
         ],
         "token_centroids": centroids,
+        "nonfinite": nonfinite_summary(tokenizer, table),
     }
     if cmap.n_categories >= 2:
         inter = metrics.inter_category(z, cmap)
         result["inter_category"] = {k: _plain(v) for k, v in inter.items()}
     blocks = dict(static_blocks(held_out, sorted(set(held_out.families))))
     if held_out.temporal is not None:
-        blocks["temporal (time mean)"] = np.nanmean(held_out.temporal, axis=1)
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # an all-NaN column: dropped just below
+            blocks["temporal (time mean)"] = np.nanmean(held_out.temporal, axis=1)
     blocks.update(extra_blocks or {})
     blocks = {k: _finite_columns(v) for k, v in blocks.items()}
     blocks = {k: v for k, v in blocks.items() if v.shape[1] > 0}
@@ -105,6 +111,30 @@ def tokenizer_metrics(
         cross = metrics.cross_family_r2(blocks, folds=min(5, len(z) // 2))
         result["cross_family"] = {k: _plain(v) for k, v in cross.items()}
     return result
+
+
+def nonfinite_summary(tokenizer: Tokenizer, table: FeatureTable) -> dict[str, Any]:
+    """How NaN/inf in the features were handled: static columns dropped or imputed by the cleaning (shares
+    of its training rows), temporal values set to their column's centre (counted over all of ``table``)."""
+    report = tokenizer.cleaner.report
+    imputed = {
+        name: round(share, 6)
+        for name, share in zip(report.kept, report.imputed_fraction, strict=True)
+        if share > 0
+    }
+    out: dict[str, Any] = {
+        "dropped_columns": report.dropped_by_reason()["nonfinite"],
+        "imputed_columns": imputed,
+    }
+    if table.temporal is not None:
+        bad = ~np.isfinite(np.asarray(table.temporal))
+        out["temporal_values_replaced"] = int(bad.sum())
+        out["temporal_columns_all_nonfinite"] = [
+            str(name)
+            for name, column in zip(table.temporal_names, bad.reshape(-1, bad.shape[-1]).T, strict=True)
+            if column.all()
+        ]
+    return out
 
 
 def _finite_columns(block: np.ndarray) -> np.ndarray:

@@ -647,7 +647,7 @@ def register_report(app: Any) -> None:
     """Add ``spinlock report`` to ``app``."""
     import typer
 
-    from spinlock.core.cli.errors import fail
+    from spinlock.core.cli.errors import fail, require_file
 
     @app.command("report")
     def report(
@@ -667,8 +667,7 @@ def register_report(app: Any) -> None:
         from spinlock.core.storage import DatasetError
         from spinlock.vqvae.viz import stderr_progress
 
-        if not dataset.is_file():
-            fail(f"{dataset}: no such file")
+        require_file(dataset)
         if output.suffix.lower() not in (".html", ".htm"):
             fail(f"--output {output}: the report is HTML; name it *.html")
         bar, advance = stderr_progress()

@@ -28,19 +28,23 @@ from typing import Any
 import attrs
 import numpy as np
 import torch
+from torch.utils.data import Dataset
 
+from spinlock.core import distributed
+from spinlock.core.batching import GlobalBatchSampler, make_loader
 from spinlock.core.training import (
     EpochProgress,
     SilentProgress,
     cosine_learning_rate,
     epoch_seed,
 )
-from spinlock.vqvae.categories import discover_categories
+from spinlock.vqvae.categories import CategoryMap, discover_categories
 from spinlock.vqvae.checkpoint import LAST_FILE, MODEL_FILE, load_checkpoint, save_checkpoint
-from spinlock.vqvae.cleaning import fit_cleaner
+from spinlock.vqvae.cleaning import Cleaner, fit_cleaner
 from spinlock.vqvae.config import TokenizerConfig
 from spinlock.vqvae.data import FeatureTable, TemporalScaler, split_indices
-from spinlock.vqvae.model import HierarchicalVQVAE
+from spinlock.vqvae.dataset import FeatureBatch, FeatureDataset, FeatureTransform, TensorFeatureDataset
+from spinlock.vqvae.model import HierarchicalVQVAE, VQVAELosses
 from spinlock.vqvae.tokenizer import Tokenizer
 
 
@@ -59,21 +63,6 @@ class TrainResult:
     best_epoch: int
     stopped_early: bool
     seconds: float
-
-
-def _tensor_batches(
-    static: torch.Tensor, temporal: torch.Tensor | None, order: np.ndarray, batch_size: int
-) -> list[tuple[torch.Tensor, torch.Tensor | None]]:
-    batches = []
-    # the last batch is merged into the previous one when it would be tiny (k-means and batch statistics)
-    starts = list(range(0, len(order), batch_size))
-    if len(starts) > 1 and len(order) - starts[-1] < batch_size // 4:
-        starts.pop()
-    for i, start in enumerate(starts):
-        stop = starts[i + 1] if i + 1 < len(starts) else len(order)
-        idx = torch.from_numpy(order[start:stop])
-        batches.append((static[idx], None if temporal is None else temporal[idx]))
-    return batches
 
 
 def _evaluate(
@@ -98,6 +87,47 @@ def fit_preprocessing(
     return cleaner, categories, scaler
 
 
+def _evaluate_shards(
+    model: torch.nn.Module,
+    static: torch.Tensor | None,
+    temporal: torch.Tensor | None,
+    ctx: distributed.DistributedContext,
+) -> dict[str, float]:
+    """Validation losses. One process scores all validation samples at once; under DDP each rank scores a
+    contiguous shard and the row-weighted means are summed over ranks."""
+    if not ctx.is_distributed:
+        return _evaluate(model, static, temporal)
+    reference = static if static is not None else temporal
+    assert reference is not None
+    n = int(reference.shape[0])
+    part = np.array_split(np.arange(n), ctx.world_size)[ctx.rank]
+    sums = dict.fromkeys(VQVAELosses._fields, 0.0)
+    if len(part):
+        index = torch.from_numpy(part).to(reference.device)
+        local = _evaluate(
+            model,
+            None if static is None else static[index],
+            None if temporal is None else temporal[index],
+        )
+        sums = {k: v * len(part) for k, v in local.items()}
+    return {k: v / n for k, v in distributed.all_reduce_floats(sums).items()}
+
+
+def _quiet(message: str) -> None:
+    pass
+
+
+def _nonfinite_note(cleaner: Cleaner) -> str:
+    """``; NaN/inf: ...`` for the training log when the features held any, else nothing."""
+    report = cleaner.report
+    dropped = len(report.dropped_by_reason()["nonfinite"])
+    imputed = [share for share in report.imputed_fraction if share > 0]
+    if not dropped and not imputed:
+        return ""
+    worst = f" (up to {max(imputed):.1%} of a column)" if imputed else ""
+    return f"; NaN/inf: {dropped} columns dropped, {len(imputed)} imputed with medians{worst}"
+
+
 def train_tokenizer(
     table: FeatureTable,
     config: TokenizerConfig,
@@ -108,15 +138,93 @@ def train_tokenizer(
     resume: bool = False,
     progress: EpochProgress | None = None,
     log: Callable[[str], None] = lambda message: None,
+    dataset: str | Path | None = None,
 ) -> TrainResult:
-    """Train (or, with ``resume``, finish training) a tokenizer into the directory ``output``."""
+    """Train (or, with ``resume``, finish training) a tokenizer into the directory ``output``.
+
+    :param dataset: the file ``table`` was read from (:func:`~spinlock.vqvae.data.load_table`): training
+        batches are then read from it through a :class:`~spinlock.vqvae.dataset.FeatureDataset` with
+        ``training.num_workers`` DataLoader workers instead of from memory (same values, same results).
+
+    Under ``torchrun`` (see :mod:`spinlock.core.distributed`) every rank calls this with the same arguments:
+    the preprocessing is fitted on rank 0 and broadcast, each global batch is split across ranks,
+    gradients are averaged by DistributedDataParallel, the codebooks' EMA statistics are summed over ranks,
+    metrics and early stopping are decided on all ranks alike, and only rank 0 writes ``output`` and
+    reports progress. With one process nothing of this changes the single-process computation.
+    """
+    with distributed.process_group(config.training.device) as ctx:
+        if not ctx.is_main:
+            progress, log = SilentProgress(), _quiet
+        result = _train_tokenizer(
+            table,
+            config,
+            Path(output),
+            ctx,
+            config_yaml=config_yaml,
+            provenance=dict(provenance or {}),
+            resume=resume,
+            progress=progress or SilentProgress(),
+            log=log,
+            dataset=dataset,
+        )
+        distributed.barrier()  # rank 0's files are complete when any rank returns
+        return result
+
+
+def _fitted_tokenizer(
+    table: FeatureTable, config: TokenizerConfig, train_index: np.ndarray, ctx: distributed.DistributedContext
+) -> tuple[Any, Any, TemporalScaler | None]:
+    """The preprocessing fitted on rank 0 and shared, so that every rank builds the same model."""
+    if not ctx.is_distributed:
+        return fit_preprocessing(table, config, train_index)
+    fitted = None
+    if ctx.is_main:
+        cleaner, categories, scaler = fit_preprocessing(table, config, train_index)
+        fitted = (cleaner.to_state(), categories.to_state(), None if scaler is None else scaler.to_state())
+    cleaner_state, categories_state, scaler_state = distributed.broadcast_object(fitted)  # type: ignore[misc]
+    return (
+        Cleaner.from_state(cleaner_state),
+        CategoryMap.from_state(categories_state),
+        None if scaler_state is None else TemporalScaler.from_state(scaler_state),
+    )
+
+
+def _training_data(
+    table: FeatureTable,
+    config: TokenizerConfig,
+    tokenizer: Tokenizer,
+    static: torch.Tensor,
+    temporal: torch.Tensor | None,
+    dataset: str | Path | None,
+) -> Dataset[FeatureBatch]:
+    """The Dataset the training batches come from: the file (read per batch) or the inputs in memory."""
+    if dataset is not None:
+        families = config.families
+        transform = FeatureTransform(tokenizer.cleaner, tokenizer.scaler)
+        return FeatureDataset(dataset, families.static_families(), families.temporal, table.rows, transform)
+    if config.training.num_workers > 0:  # workers cannot share CUDA tensors
+        static, temporal = static.cpu(), None if temporal is None else temporal.cpu()
+    return TensorFeatureDataset(static, temporal)
+
+
+def _train_tokenizer(
+    table: FeatureTable,
+    config: TokenizerConfig,
+    out: Path,
+    ctx: distributed.DistributedContext,
+    *,
+    config_yaml: str,
+    provenance: dict[str, str],
+    resume: bool,
+    progress: EpochProgress,
+    log: Callable[[str], None],
+    dataset: str | Path | None,
+) -> TrainResult:
     began = time.perf_counter()
-    out = Path(output)
-    out.mkdir(parents=True, exist_ok=True)
-    progress = progress or SilentProgress()
+    if ctx.is_main:
+        out.mkdir(parents=True, exist_ok=True)
     t = config.training
-    device = torch.device(t.device)
-    provenance = dict(provenance or {})
+    device = ctx.device(t.device)
 
     train_index, val_index = split_indices(len(table), t.validation_fraction, t.seed)
     state: dict[str, Any] | None = None
@@ -139,10 +247,10 @@ def train_tokenizer(
         log(f"resuming after epoch {state['epoch']}")
     else:
         torch.manual_seed(t.seed)
-        cleaner, categories, scaler = fit_preprocessing(table, config, train_index)
+        cleaner, categories, scaler = _fitted_tokenizer(table, config, train_index, ctx)
         log(
             f"cleaning kept {cleaner.n_features_out} of {cleaner.n_features_in} columns; "
-            f"{categories.n_categories} categories"
+            f"{categories.n_categories} categories{_nonfinite_note(cleaner)}"
         )
         model = HierarchicalVQVAE(
             [list(c.indices) for c in categories.categories],
@@ -168,10 +276,31 @@ def train_tokenizer(
         best_weights = (
             load_checkpoint(out / MODEL_FILE).weights if (out / MODEL_FILE).exists() else best_weights
         )
-    step_model: torch.nn.Module = torch.compile(model) if t.compile else model  # type: ignore[assignment]
+    if t.compile:
+        model.compile_networks()
+    step_model = distributed.data_parallel(model, device)
 
-    val_static = static[torch.from_numpy(val_index)] if len(val_index) else None
-    val_temporal = temporal[torch.from_numpy(val_index)] if temporal is not None and len(val_index) else None
+    sampler = GlobalBatchSampler(
+        train_index,
+        t.batch_size,
+        t.seed,
+        rank=ctx.rank,
+        world_size=ctx.world_size,
+        merge_small_tail=True,
+        min_shard=1,
+    )
+    loader = make_loader(
+        _training_data(table, config, tokenizer, static, temporal, dataset),
+        sampler,
+        num_workers=t.num_workers,
+        pin_memory=device.type == "cuda" and t.num_workers > 0,
+    )
+    val_static = static[torch.from_numpy(val_index).to(static.device)] if len(val_index) else None
+    val_temporal = (
+        temporal[torch.from_numpy(val_index).to(temporal.device)]
+        if temporal is not None and len(val_index)
+        else None
+    )
     stopped_early = False
     progress.start(t.epochs, first_epoch)
     try:
@@ -180,37 +309,54 @@ def train_tokenizer(
                 stopped_early = True
                 break
             torch.manual_seed(epoch_seed(t.seed, epoch))
-            order = train_index[
-                np.random.default_rng(epoch_seed(t.seed, epoch)).permutation(len(train_index))
-            ]
+            sampler.set_epoch(epoch)
+            global_sizes = [len(batch) for batch in sampler.global_batches(epoch)]
             lr = cosine_learning_rate(t.learning_rate, t.min_lr_ratio, epoch, t.epochs)
             for group in optimizer.param_groups:
                 group["lr"] = lr
-            model.train()
+            step_model.train()
             sums: dict[str, float] = {}
-            batches = _tensor_batches(static, temporal, order, t.batch_size)
-            for batch_static, batch_temporal in batches:
+            for batch, n_global in zip(loader, global_sizes, strict=True):
+                batch_static = batch.static.to(device, non_blocking=True)
+                batch_temporal = (
+                    None if batch.temporal is None else batch.temporal.to(device, non_blocking=True)
+                )
+                # under DDP a rank's share of the global batch mean: gradients averaged over ranks are
+                # then the global batch's even when shard sizes differ by one
+                share = batch_static.shape[0] / n_global
                 out_b = step_model(batch_static, batch_temporal)
                 loss = out_b.losses.total
-                if not torch.isfinite(loss):
+                if distributed.any_rank(not bool(torch.isfinite(loss))):
                     terms = {k: float(v) for k, v in out_b.losses._asdict().items()}
-                    raise TrainingError(f"non-finite loss at epoch {epoch}: {terms}")
+                    where = (
+                        f" (on one of {ctx.world_size} ranks; rank {ctx.rank}'s terms)"
+                        if ctx.is_distributed
+                        else ""
+                    )
+                    raise TrainingError(f"non-finite loss at epoch {epoch}{where}: {terms}")
                 optimizer.zero_grad(set_to_none=True)
-                loss.backward()
+                (loss * (share * ctx.world_size) if ctx.is_distributed else loss).backward()
                 if t.grad_clip:
                     torch.nn.utils.clip_grad_norm_(model.parameters(), t.grad_clip)
                 optimizer.step()
                 for k, v in out_b.losses._asdict().items():
-                    sums[k] = sums.get(k, 0.0) + float(v.detach())
+                    value = float(v.detach()) * share if ctx.is_distributed else float(v.detach())
+                    sums[k] = sums.get(k, 0.0) + value
+            sums = distributed.all_reduce_floats(sums)
             record: dict[str, Any] = {"epoch": epoch, "lr": lr}
-            record.update({f"train_{k}": v / len(batches) for k, v in sums.items()})
+            record.update({f"train_{k}": v / len(global_sizes) for k, v in sums.items()})
             if val_static is not None or val_temporal is not None:
-                record.update({f"val_{k}": v for k, v in _evaluate(model, val_static, val_temporal).items()})
+                record.update(
+                    {f"val_{k}": v for k, v in _evaluate_shards(model, val_static, val_temporal, ctx).items()}
+                )
+            # rank 0's record decides for everyone, so no rank can take another early-stopping branch
+            record = distributed.broadcast_object(record)
             monitored = record.get("val_total", record["train_total"])
             if best_epoch < 0 or monitored < best_loss - 1e-7 * abs(best_loss):
                 best_loss, best_epoch, stale = monitored, epoch, 0
                 best_weights = copy.deepcopy(model.state_dict())
-                _save(out / MODEL_FILE, config_yaml, provenance, tokenizer, best_weights, None)
+                if ctx.is_main:
+                    _save(out / MODEL_FILE, config_yaml, provenance, tokenizer, best_weights, None)
             else:
                 stale += 1
             history.append(record)
@@ -223,12 +369,17 @@ def train_tokenizer(
                 "stale": stale,
                 "n_samples": len(table),
             }
-            _save(out / LAST_FILE, config_yaml, provenance, tokenizer, model.state_dict(), training_state)
+            if ctx.is_main:
+                _save(out / LAST_FILE, config_yaml, provenance, tokenizer, model.state_dict(), training_state)
             progress.epoch(record)
     finally:
         progress.stop()
-    (out / "history.json").write_text(json.dumps(history, indent=1))
-    (out / "config.yaml").write_text(config_yaml)
+        model.eager_networks()
+        if isinstance(loader.dataset, FeatureDataset):
+            loader.dataset.close()
+    if ctx.is_main:
+        (out / "history.json").write_text(json.dumps(history, indent=1))
+        (out / "config.yaml").write_text(config_yaml)
     model.load_state_dict(best_weights)
     model.eval()
     return TrainResult(
@@ -274,6 +425,7 @@ class VQVAEEncoder:
         families = self.config.families
         table = load_table(dataset, families.static_families(), families.temporal)
         text = dump_config(self.config, make_converter())
+        kwargs.setdefault("dataset", dataset)
         return train_tokenizer(table, self.config, output, config_yaml=text, **kwargs)
 
     @staticmethod

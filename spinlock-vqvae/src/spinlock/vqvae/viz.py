@@ -532,7 +532,7 @@ def register_visualize(app: Any) -> None:
     """Add ``visualize vqvae`` to ``app`` (into the existing ``visualize`` group, or a new one)."""
     import typer
 
-    from spinlock.core.cli.errors import fail
+    from spinlock.core.cli.errors import fail, require_file
 
     group = visualize_group(app)
 
@@ -554,8 +554,8 @@ def register_visualize(app: Any) -> None:
         from spinlock.core.storage import DatasetError
         from spinlock.vqvae.checkpoint import CheckpointError
 
-        if dataset is not None and not dataset.is_file():
-            fail(f"--dataset {dataset}: no such file")
+        if dataset is not None:
+            require_file(dataset, "--dataset")
         bar, advance = stderr_progress()
         with bar:
             try:

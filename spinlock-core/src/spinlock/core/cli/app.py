@@ -9,12 +9,15 @@ import typer
 
 from spinlock.core.cli.errors import CliError
 
+INTERRUPTED = 130  # 128 + SIGINT, as shells report it
+
 #: Core command modules; each exposes ``register(app: typer.Typer) -> None``.
 COMMAND_MODULES: tuple[str, ...] = (
     "spinlock.core.cli.plugin_commands",
     "spinlock.core.cli.config_commands",
     "spinlock.core.cli.sample_commands",
     "spinlock.core.cli.dataset_commands",
+    "spinlock.core.cli.merge_commands",
 )
 
 
@@ -47,17 +50,26 @@ def build_app(*, with_plugins: bool = True) -> typer.Typer:
             continue
         module.register(app)
     if with_plugins:
-        from spinlock.core.cli.plugin_commands import cli_plugin_manager
+        from spinlock.core.cli.plugin_commands import listing_plugin_manager
 
-        cli_plugin_manager().call_command_hooks(app)
+        listing_plugin_manager().call_command_hooks(app)
     return app
 
 
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point."""
-    app = build_app()
     try:
+        app = build_app()
         app(args=argv, prog_name="spinlock")
     except CliError as exc:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(exc.exit_code)
+    except KeyboardInterrupt:  # Ctrl-C before a command started (commands handle their own)
+        print("error: interrupted", file=sys.stderr)
+        sys.exit(INTERRUPTED)
+    except SystemExit as exc:
+        # typer turns a Ctrl-C that lands in its own argument handling into a silent exit 130; our commands
+        # report theirs through CliError (handled above), so this one has said nothing yet
+        if exc.code == INTERRUPTED:
+            print("error: interrupted", file=sys.stderr)
+        raise

@@ -37,7 +37,18 @@ def load_run_config_or_fail(path: Path, manager: PluginManager) -> RunConfig:
         fail(exc.render())
 
 
+def require_file(path: Path, label: str = "") -> None:
+    """Exit 2 unless ``path`` is an existing file: ``[label ]PATH: no such file`` or ``...: is a directory``."""
+    if path.is_file():
+        return
+    reason = "is a directory, not a file" if path.is_dir() else "no such file"
+    fail(f"{label + ' ' if label else ''}{path}: {reason}")
+
+
 def fail(message: str, exit_code: int = USAGE_ERROR) -> NoReturn:
-    """Print ``error: message`` to stderr and exit."""
-    print(f"error: {message}", file=sys.stderr)
+    """Print ``error: message`` to stderr and exit (under torchrun, ranks other than 0 name their rank)."""
+    from spinlock.core.distributed import env_rank
+
+    rank = env_rank()
+    print(f"error{f' [rank {rank}]' if rank else ''}: {message}", file=sys.stderr)
     raise typer.Exit(exit_code)

@@ -19,11 +19,30 @@ KIND_HELP = "Only plugins providing this component kind (sampler, operator_block
 
 
 @functools.cache
-def cli_plugin_manager() -> PluginManager:
-    """The CLI's plugin manager: built once per process, failures recorded rather than raised."""
+def listing_plugin_manager() -> PluginManager:
+    """The CLI's plugin manager, built once per process with failures recorded rather than raised (what
+    ``list-plugins`` shows, and where plugins add their commands)."""
     from spinlock.core.plugins import build_plugin_manager
 
     return build_plugin_manager(strict=False, warn=False)  # the CLI reports failures itself
+
+
+@functools.cache
+def cli_plugin_manager() -> PluginManager:
+    """The plugin manager of commands that use components: each failed plugin is a one-line warning on
+    stderr (once per process); with ``SPINLOCK_STRICT_PLUGINS=1`` a failed plugin is an error (exit 2)."""
+    from spinlock.core.plugins import STRICT_ENV, PluginLoadError, _env_flag
+
+    manager = listing_plugin_manager()
+    if manager.failures and _env_flag(STRICT_ENV):
+        fail(f"{PluginLoadError(manager.failures)}\n({STRICT_ENV} is set; see `spinlock list-plugins`)")
+    for record in manager.failures:
+        print(
+            f"warning: spinlock plugin {record.name} ({record.distribution} {record.version}) failed to load "
+            f"and was skipped: {record.error}",
+            file=sys.stderr,
+        )
+    return manager
 
 
 def installed_distributions() -> dict[str, str]:
@@ -84,7 +103,11 @@ def _component_details(manager: PluginManager, kind: str) -> list[dict[str, Any]
 def list_plugins(
     as_json: bool = typer.Option(False, "--json", help="Print a JSON list of plugins on stdout."),
     kind: str | None = typer.Option(None, "--kind", help=KIND_HELP),
-    strict: bool = typer.Option(False, "--strict", help="Exit with status 1 if any plugin failed to load."),
+    strict: bool = typer.Option(
+        False,
+        "--strict",
+        help="Exit with status 1 if any plugin failed to load (also SPINLOCK_STRICT_PLUGINS=1).",
+    ),
 ) -> None:
     """List installed plugins and the components each provides."""
     from spinlock.core.registry import ComponentKind, unknown_name_message
@@ -92,13 +115,15 @@ def list_plugins(
     kinds = [k.value for k in ComponentKind]
     if kind is not None and kind not in kinds:
         fail(unknown_name_message("component kind", kind, kinds))
-    manager = cli_plugin_manager()
+    from spinlock.core.plugins import STRICT_ENV, _env_flag
+
+    manager = listing_plugin_manager()
     rows = plugin_listing(manager, kind)
     if as_json:
         print(json.dumps(rows, indent=2))
     else:
         _print_table(manager, rows, kind)
-    if strict and manager.failures:
+    if (strict or _env_flag(STRICT_ENV)) and manager.failures:
         raise typer.Exit(1)
 
 

@@ -37,3 +37,34 @@ class EpochBar:
 
     def stop(self) -> None:
         self._bar.stop()
+
+
+class TaskBar:
+    """A progress bar over an executor's tasks (``shards 3/8``), on stderr.
+
+    Satisfies :class:`spinlock.core.executors.TaskProgress`.
+    """
+
+    def __init__(self, quiet: bool, label: str = "shards") -> None:
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        self._bar = Progress(
+            TextColumn(label),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=Console(stderr=True),
+            disable=quiet,
+        )
+        self._task: Any = None
+
+    def start(self, total: int) -> None:
+        self._bar.start()
+        self._task = self._bar.add_task("tasks", total=total)
+
+    def advance(self, n: int) -> None:
+        self._bar.update(self._task, advance=n)
+
+    def stop(self) -> None:
+        self._bar.stop()

@@ -37,9 +37,14 @@ def sample(
     manager = cli_plugin_manager()
     config = load_run_config_or_fail(path, manager)
     err = Console(stderr=True)
+    from spinlock.core.registry import RegistryError
+
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        draw = draw_parameters(config, manager.components)
+        try:
+            draw = draw_parameters(config, manager.components)
+        except RegistryError as exc:  # e.g. a sampler whose plugin cannot import its factory
+            fail(str(exc))
     for warning in caught:
         err.print(f"[yellow]warning:[/yellow] {warning.message}", highlight=False, soft_wrap=True)
     if not draw.names:

@@ -29,7 +29,13 @@ from spinlock.core.config.run import (
     RunConfig,
     StorageConfig,
 )
-from spinlock.core.config.yaml_io import dump_config, load_config, loads_config, read_yaml_file
+from spinlock.core.config.yaml_io import (
+    dump_config,
+    load_config,
+    loads_config,
+    read_config_text,
+    read_yaml_file,
+)
 
 if TYPE_CHECKING:
     from spinlock.core.plugins import PluginManager
@@ -55,6 +61,7 @@ __all__ = [
     "load_run_config",
     "loads_config",
     "make_converter",
+    "read_config_text",
     "read_yaml_file",
     "structure",
 ]

@@ -2,6 +2,8 @@
 
 - unknown keys are rejected (``forbid_extra_keys``);
 - primitives are strict: ``"5"`` is not an int, ``2.7`` is not an int, ``"no"`` is not a bool;
+- containers are strict too: a section needs a mapping, a list needs a list (``features: summary`` is not
+  read as the list of its letters);
 - ``{kind, params}`` references are resolved through the plugin registries;
 - parameter-space entries are a tagged union on ``type``.
 """
@@ -15,6 +17,14 @@ from typing import Any
 
 import attrs
 import cattrs
+from cattrs.cols import (
+    homogenous_tuple_structure_factory,
+    is_mapping,
+    is_mutable_sequence,
+    is_sequence,
+    list_structure_factory,
+    mapping_structure_factory,
+)
 from cattrs.errors import AttributeValidationNote, ClassValidationError
 
 from spinlock.core.config.components import ComponentRef
@@ -71,6 +81,52 @@ def _require_mapping(value: Any, what: str) -> Mapping[str, Any]:
     return value
 
 
+def _describe(value: Any) -> str:
+    return f"{type(value).__name__} {value!r}"
+
+
+def _mapping_only(inner: Any, what: str) -> Any:
+    """``inner`` (a cattrs hook) behind a check that the YAML value is a mapping."""
+
+    def hook(value: Any, tp: Any) -> Any:
+        if not isinstance(value, Mapping):
+            raise TypeError(f"expected a mapping ({what}), got {_describe(value)}")
+        return inner(value, tp)
+
+    return hook
+
+
+def _list_only(inner: Any) -> Any:
+    """``inner`` (a cattrs hook) behind a check that the YAML value is a list (a string is not)."""
+
+    def hook(value: Any, tp: Any) -> Any:
+        if not isinstance(value, list | tuple):
+            raise TypeError(f"expected a list, got {_describe(value)}")
+        return inner(value, tp)
+
+    return hook
+
+
+def _register_containers(converter: cattrs.Converter) -> None:
+    """Sections, mappings and lists accept only their own YAML shape (cattrs accepts any iterable)."""
+
+    def attrs_hook(cls: Any, conv: cattrs.Converter) -> Any:
+        return _mapping_only(conv.gen_structure_attrs_fromdict(cls), f"the {cls.__name__} section")
+
+    def mapping_hook(tp: Any, conv: cattrs.Converter) -> Any:
+        return _mapping_only(mapping_structure_factory(tp, conv), "name: value pairs")
+
+    def sequence_hook(tp: Any, conv: cattrs.Converter) -> Any:
+        factory = list_structure_factory if is_mutable_sequence(tp) else homogenous_tuple_structure_factory
+        return _list_only(factory(tp, conv))
+
+    converter.register_structure_hook_factory(attrs.has, attrs_hook)
+    converter.register_structure_hook_factory(is_mapping, mapping_hook)
+    converter.register_structure_hook_factory(
+        lambda t: is_sequence(t) or is_mutable_sequence(t), sequence_hook
+    )
+
+
 def _wrap(cls: type, key: str, exc: Exception) -> ClassValidationError:
     exc.__notes__ = [*getattr(exc, "__notes__", []), AttributeValidationNote(f"@ {key}", key, Any)]
     return ClassValidationError(f"While structuring {cls.__name__}", [exc], cls)
@@ -83,6 +139,7 @@ def make_converter(components: Components | None = None) -> cattrs.Converter:
         that contains a reference fails with a clear message.
     """
     converter = cattrs.Converter(forbid_extra_keys=True)
+    _register_containers(converter)
     converter.register_structure_hook(int, _strict_int)
     converter.register_structure_hook(float, _strict_float)
     converter.register_structure_hook(bool, _strict_bool)
@@ -117,11 +174,14 @@ def make_converter(components: Components | None = None) -> cattrs.Converter:
             params: Any = converter.structure(_require_mapping(raw_params, "params"), spec.config_cls)
         except Exception as exc:  # re-rooted under `.params`
             raise _wrap(cls, "params", exc) from None
+        others = {}
+        for key, raw in data.items():
+            try:
+                others[key] = converter.structure(raw, typing.get_type_hints(cls)[key])
+            except Exception as exc:
+                raise _wrap(cls, key, exc) from None
         try:
-            others = {key: converter.structure(v, typing.get_type_hints(cls)[key]) for key, v in data.items()}
             return cls(kind=name, params=params, **others)
-        except ClassValidationError:
-            raise
         except Exception as exc:
             raise ClassValidationError(f"While structuring {cls.__name__}", [exc], cls) from None
 
@@ -149,6 +209,10 @@ def _register_parameter_union(converter: cattrs.Converter) -> None:
         if tag is None:
             raise config_error(
                 ROOT + ".type", "required key is missing (one of " + ", ".join(PARAMETER_TYPES) + ")"
+            )
+        if not isinstance(tag, str):
+            raise config_error(
+                ROOT + ".type", f"expected a parameter type ({', '.join(PARAMETER_TYPES)}), got {tag!r}"
             )
         if tag not in PARAMETER_TYPES:
             raise config_error(

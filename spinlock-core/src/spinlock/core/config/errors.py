@@ -84,8 +84,7 @@ def problems_from_exception(exc: BaseException, path: str = ROOT) -> list[Config
             elif isinstance(inner, ClassValidationError | IterableValidationError | ConfigError):
                 problems += problems_from_exception(inner, child)
             else:
-                expected = _type_name(getattr(note, "type", None))
-                problems.append(ConfigProblem(child, f"expected {expected}: {_leaf_message(inner)}"))
+                problems.append(ConfigProblem(child, _typed_message(inner, getattr(note, "type", None))))
         for inner in without_notes:
             problems += _leaf_problems(inner, path, getattr(exc, "cl", None))
         return problems
@@ -97,13 +96,25 @@ def _leaf_message(exc: BaseException) -> str:
     return text if text else type(exc).__name__
 
 
+def _typed_message(exc: BaseException, tp: Any) -> str:
+    """The reason, prefixed with the expected type where that adds something (not for ``Any``, unions of
+    classes, or reasons that already say what was expected)."""
+    message = _leaf_message(exc)
+    name = _type_name(tp)
+    if tp is None or tp is Any or not isinstance(exc, TypeError) or message.startswith("expected"):
+        return message
+    if "|" in name or name.startswith(("Union", "Optional")):
+        return message
+    return f"expected {name}: {message}"
+
+
 def _leaf_problems(exc: BaseException, path: str, cls: Any) -> list[ConfigProblem]:
     if isinstance(exc, ForbiddenExtraKeysError):
         allowed = [a.name for a in attrs.fields(exc.cl)] if attrs.has(exc.cl) else []
         out = []
-        for key in sorted(exc.extra_fields):
+        for key in sorted(exc.extra_fields, key=repr):  # YAML keys may be ints, None, ... as well
             message = f"unknown key {key!r}"
-            guess = suggest(key, allowed)
+            guess = suggest(key, allowed) if isinstance(key, str) else None
             if guess:
                 message += f" (did you mean {guess!r}?)"
             if allowed:

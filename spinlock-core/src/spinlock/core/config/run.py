@@ -95,6 +95,10 @@ class StorageConfig:
     compression: str = attrs.field(default="none", validator=one_of("none", "lzf", "gzip"))
 
 
+#: seeds are stored as int64 in datasets
+MAX_SEED = 2**63 - 1
+
+
 def _default_sampler() -> SamplerRef:
     return SamplerRef(kind="sobol", params=SobolConfig())
 
@@ -107,7 +111,7 @@ class RunConfig:
     :param parameter_space: sampled parameters in unit-cube column order.
     """
 
-    seed: int = attrs.field(default=0, validator=_at_least(0))
+    seed: int = attrs.field(default=0, validator=[_at_least(0), attrs.validators.le(MAX_SEED)])
     n_operators: int = attrs.field(default=64, validator=_at_least(1))
     grid: GridConfig = attrs.field(factory=GridConfig)
     sampling: SamplerRef = attrs.field(factory=_default_sampler)
@@ -115,7 +119,7 @@ class RunConfig:
     operator: OperatorRef | None = None
     initial_conditions: Mapping[str, InitialConditionRef] = attrs.field(factory=dict)
     rollout: RolloutConfig = attrs.field(factory=RolloutConfig)
-    features: tuple[FeatureFamilyRef, ...] = ()
+    features: tuple[FeatureFamilyRef, ...] = attrs.field(default=())
     storage: StorageConfig = attrs.field(factory=StorageConfig)
     executor: ExecutorRef | None = None
     vqvae: EncoderRef | None = None
@@ -126,6 +130,15 @@ class RunConfig:
         for name in value:
             if not name.isidentifier():
                 raise ValueError(f"'{attribute.name}' names must be identifiers: {name!r}")
+
+    @features.validator
+    def _check_features(
+        self, attribute: attrs.Attribute[object], value: tuple[FeatureFamilyRef, ...]
+    ) -> None:
+        kinds = [ref.kind for ref in value]
+        twice = sorted({kind for kind in kinds if kinds.count(kind) > 1})
+        if twice:
+            raise ValueError(f"'{attribute.name}' lists {', '.join(map(repr, twice))} more than once")
 
     @initial_conditions.validator
     def _check_weights(

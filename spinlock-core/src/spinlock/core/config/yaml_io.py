@@ -33,6 +33,28 @@ _Loader.add_implicit_resolver(
 )
 
 
+def _construct_mapping_without_duplicates(loader: yaml.SafeLoader, node: yaml.MappingNode) -> Any:
+    """A mapping, refusing a key written twice (YAML would silently keep the last value)."""
+    seen: set[Any] = set()
+    for key_node, _value in node.value:
+        if key_node.tag == "tag:yaml.org,2002:merge":
+            continue
+        key = loader.construct_object(key_node, deep=True)
+        try:
+            duplicate = key in seen
+            seen.add(key)
+        except TypeError:  # an unhashable key: construct_mapping says so
+            continue
+        if duplicate:
+            raise yaml.constructor.ConstructorError(
+                "while constructing a mapping", node.start_mark, f"duplicate key {key!r}", key_node.start_mark
+            )
+    return loader.construct_mapping(node, deep=True)
+
+
+_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping_without_duplicates)
+
+
 def parse_yaml(text: str, source: str | None = None) -> Any:
     """Parse YAML text into plain data; syntax errors name the line and column."""
     try:
@@ -45,8 +67,8 @@ def parse_yaml(text: str, source: str | None = None) -> Any:
         raise config_error(ROOT, f"invalid YAML: {exc}", source) from None
 
 
-def read_yaml_file(path: str | Path) -> Any:
-    """Read a YAML file into a mapping; missing, unreadable, binary or empty files are a :class:`ConfigError`."""
+def read_config_text(path: str | Path) -> str:
+    """The text of a config file; a missing, unreadable, binary or non-UTF-8 file is a :class:`ConfigError`."""
     path = Path(path)
     source = str(path)
     try:
@@ -63,7 +85,13 @@ def read_yaml_file(path: str | Path) -> Any:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
         raise config_error(ROOT, "is not UTF-8 text", source) from None
-    data = parse_yaml(text, source)
+    return text
+
+
+def read_yaml_file(path: str | Path) -> Any:
+    """Read a YAML file into a mapping; missing, unreadable, binary or empty files are a :class:`ConfigError`."""
+    source = str(path)
+    data = parse_yaml(read_config_text(path), source)
     if data is None:
         raise config_error(ROOT, "the file is empty", source)
     if not isinstance(data, dict):

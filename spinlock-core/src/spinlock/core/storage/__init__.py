@@ -6,6 +6,7 @@ Heavy imports (h5py, numpy) happen when this package is imported; the CLI import
 from spinlock.core.storage import layout
 from spinlock.core.storage.errors import DatasetError
 from spinlock.core.storage.layout import FORMAT_VERSION
+from spinlock.core.storage.merge import MergeError, MergeSummary, merge_shards
 from spinlock.core.storage.reader import (
     DatasetReader,
     FeatureFamilyInfo,
@@ -24,10 +25,13 @@ __all__ = [
     "FeatureDeclaration",
     "FeatureFamilyInfo",
     "FeatureValues",
+    "MergeError",
+    "MergeSummary",
     "Problem",
     "TokenValues",
     "TrajectorySpec",
     "layout",
+    "merge_shards",
     "open_dataset",
     "validate_dataset",
 ]

@@ -11,7 +11,9 @@ Path                                Shape, dtype                 Attributes / me
 ``/``                               attrs                        ``spinlock_format_version`` (int), ``config``
                                                                  (YAML text), ``provenance`` (JSON: distribution
                                                                  -> version), ``seed`` (int), ``n_operators``
-                                                                 (int), ``n_spatial_dims`` (int)
+                                                                 (int), ``n_spatial_dims`` (int); optional
+                                                                 ``compute_plan`` (JSON), ``shard`` (JSON, shard
+                                                                 files only)
 ``/parameters/unit``                ``(N, P)`` float64           sampler's unit-cube points; attrs ``names`` (JSON
                                                                  list, column order), ``quality`` (JSON sample
                                                                  quality metrics), ``space`` (JSON description of
@@ -57,6 +59,10 @@ ATTR_PROVENANCE: Final = "provenance"
 #: JSON of the compute plan (batch size, device, precision) that made the data; resume reuses it
 ATTR_COMPUTE_PLAN: Final = "compute_plan"
 ATTR_SEED: Final = "seed"
+#: JSON ``{"index": i, "count": N, "samples": k}`` on a shard file only (``spinlock generate --shard i/N``): the
+#: file holds the whole layout but only the ``k`` samples of shard ``i`` of ``N`` get written; ``spinlock
+#: merge`` drops it
+ATTR_SHARD: Final = "shard"
 ATTR_N_OPERATORS: Final = "n_operators"
 ATTR_N_SPATIAL_DIMS: Final = "n_spatial_dims"
 ROOT_ATTRS: Final = (

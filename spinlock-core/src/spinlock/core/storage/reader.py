@@ -15,6 +15,7 @@ import numpy as np
 
 from spinlock.core.storage import layout
 from spinlock.core.storage._files import attr_json, attr_text, check_format_version, open_hdf5, reading
+from spinlock.core.storage._strings import complete_rows, read_strings
 from spinlock.core.storage.errors import DatasetError
 
 
@@ -177,13 +178,19 @@ class DatasetReader:
         return None if raw is None else dict(attr_json(raw))
 
     @property
+    def shard(self) -> dict[str, int] | None:
+        """``{"index": i, "count": N, "samples": k}`` on a shard file (``--shard i/N``), else ``None``."""
+        raw = self._file.attrs.get(layout.ATTR_SHARD)
+        return None if raw is None else {str(k): int(v) for k, v in attr_json(raw).items()}
+
+    @property
     def parameter_names(self) -> list[str]:
         """Unit-cube column names, in order."""
         return list(self._json_attr(layout.PARAMETERS_UNIT, layout.ATTR_NAMES))
 
     def unit_parameters(self, indices: Sequence[int] | np.ndarray | None = None) -> np.ndarray:
         """``(N, P)`` (or ``(B, P)``) float64 unit-cube points."""
-        return self._rows(layout.PARAMETERS_UNIT, indices)
+        return self._float_rows(layout.PARAMETERS_UNIT, indices, ndims=(2,))
 
     def parameters(self, indices: Sequence[int] | np.ndarray | None = None) -> dict[str, np.ndarray]:
         """Typed parameters: name → ``(N,)`` (or ``(B,)``) int64 / float64 / bool / str (object) array."""
@@ -204,19 +211,20 @@ class DatasetReader:
     @property
     def ic_shape(self) -> tuple[int, ...]:
         """``(channels, height, width)`` of one initial condition."""
-        return tuple(self._dataset(layout.IC_FIELDS).shape[1:])
+        ds = self._float_dataset(layout.IC_FIELDS, ndims=(2 + self.n_spatial_dims,))
+        return tuple(ds.shape[1:])
 
     def initial_conditions(self, indices: Sequence[int] | np.ndarray | None = None) -> np.ndarray:
         """``(N, channels, height, width)`` float32 (or ``(B, ...)`` for ``indices``); NaN where not written."""
-        return self._rows(layout.IC_FIELDS, indices)
+        return self._float_rows(layout.IC_FIELDS, indices, ndims=(2 + self.n_spatial_dims,))
 
     def ic_types(self) -> list[str]:
-        """``N`` IC type names (``""`` for samples not yet written)."""
-        return self._rows(layout.IC_TYPES, None).tolist()
+        """``N`` IC type names (``""`` for samples not yet complete)."""
+        return self._sample_strings(layout.IC_TYPES, "")
 
     def ic_kinds(self) -> list[str]:
-        """``N`` registered generator names behind the IC types."""
-        return self._rows(layout.IC_KINDS, None).tolist()
+        """``N`` registered generator names behind the IC types (``""`` for samples not yet complete)."""
+        return self._sample_strings(layout.IC_KINDS, "")
 
     # -- trajectories -------------------------------------------------------------------------------------
 
@@ -244,7 +252,9 @@ class DatasetReader:
     @property
     def trajectory_shape(self) -> tuple[int, ...] | None:
         """``(N, M, T', C, H, W)`` or ``None`` without trajectories."""
-        return tuple(self._dataset(layout.TRAJECTORY_FIELDS).shape) if self.has_trajectories else None
+        if not self.has_trajectories:
+            return None
+        return tuple(self._float_dataset(layout.TRAJECTORY_FIELDS, ndims=(4 + self.n_spatial_dims,)).shape)
 
     @property
     def trajectory_dtype(self) -> str | None:
@@ -255,13 +265,13 @@ class DatasetReader:
         """``(batch, realizations, stored_steps, channels, height, width)`` in the stored dtype, or ``None``."""
         if not self.has_trajectories:
             return None
-        return self._rows(layout.TRAJECTORY_FIELDS, indices)
+        return self._float_rows(layout.TRAJECTORY_FIELDS, indices, ndims=(4 + self.n_spatial_dims,))
 
     # -- rollout outcome and progress ---------------------------------------------------------------------
 
     def status(self) -> list[str]:
-        """``N`` statuses: ``ok``, ``diverged``, ``failed`` or ``pending``."""
-        return self._rows(layout.ROLLOUT_STATUS, None).tolist()
+        """``N`` statuses: ``ok``, ``diverged``, ``failed``, or ``pending`` for every sample not yet complete."""
+        return self._sample_strings(layout.ROLLOUT_STATUS, layout.STATUS_PENDING)
 
     def diverged_step(self) -> np.ndarray:
         """``(N,)`` int32 first diverged step, ``-1`` for none."""
@@ -298,7 +308,9 @@ class DatasetReader:
         """``(values, names, version)``: values are ``(N, D)`` or ``(N, T, D)`` float32, NaN where not written."""
         info = self.feature_info(family)
         return FeatureValues(
-            self._rows(layout.feature_values_path(family), indices), list(info.names), info.version
+            self._float_rows(layout.feature_values_path(family), indices, ndims=(2, 3)),
+            list(info.names),
+            info.version,
         )
 
     # -- tokens -------------------------------------------------------------------------------------------
@@ -359,6 +371,12 @@ class DatasetReader:
 
     # -- helpers ------------------------------------------------------------------------------------------
 
+    def _sample_strings(self, path: str, fill: str) -> list[str]:
+        """A per-sample string dataset, read at complete samples only (see ``_strings``)."""
+        self._rows(path, [])  # checks the dataset and its length
+        with reading(self._path, path):
+            return read_strings(self._dataset(path), complete_rows(self._file), fill).tolist()
+
     def _dataset(self, path: str) -> h5py.Dataset:
         with reading(self._path, path):
             obj = self._file[path]
@@ -383,8 +401,34 @@ class DatasetReader:
                 self._path, f"attribute {name!r} of {obj_path} is not valid JSON: {exc}"
             ) from exc
 
+    def _float_rows(
+        self, path: str, indices: Sequence[int] | np.ndarray | None, *, ndims: tuple[int, ...]
+    ) -> np.ndarray:
+        """:meth:`_rows` of a floating-point array whose rank is one of ``ndims``."""
+        self._float_dataset(path, ndims=ndims)
+        return self._rows(path, indices)
+
+    def _float_dataset(self, path: str, *, ndims: tuple[int, ...]) -> h5py.Dataset:
+        """The dataset at ``path``, checked to be floating-point with a rank in ``ndims``."""
+        ds = self._dataset(path)
+        if ds.dtype.kind != "f" or ds.ndim not in ndims:
+            rank = " or ".join(map(str, ndims))
+            raise DatasetError(
+                self._path,
+                f"{path} must be a floating-point array with {rank} dimensions, got {ds.dtype} {ds.shape} "
+                "(`spinlock validate` lists every problem)",
+            )
+        return ds
+
     def _rows(self, path: str, indices: Sequence[int] | np.ndarray | None) -> np.ndarray:
         ds = self._dataset(path)
+        n_rows = ds.shape[0] if ds.ndim else None
+        if n_rows != self.n_operators:
+            raise DatasetError(
+                self._path,
+                f"{path} has {n_rows if n_rows is not None else 'no'} rows; the dataset has N = "
+                f"{self.n_operators} operators (`spinlock validate` lists every problem)",
+            )
         if h5py.check_string_dtype(ds.dtype) is not None:
             ds = ds.asstr()
         with reading(self._path, path):

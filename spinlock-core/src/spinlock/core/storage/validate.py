@@ -13,6 +13,7 @@ import numpy as np
 
 from spinlock.core.storage import layout
 from spinlock.core.storage._files import attr_text, check_format_version, open_hdf5
+from spinlock.core.storage._strings import complete_rows, read_strings
 from spinlock.core.storage.errors import DatasetError
 
 # Rows of IC fields read at a time when checking values, so validation of big files stays within memory.
@@ -61,6 +62,20 @@ def validate_dataset(path: str | PathLike[str]) -> list[Problem]:
     except (OSError, KeyError, RuntimeError, ValueError) as exc:
         # h5py raises these for corrupt objects deep in a file that opened fine.
         return [Problem("/", f"cannot be read (truncated or corrupt?): {exc}", fatal=True)]
+
+
+def layout_error(path: str | PathLike[str], cause: BaseException, limit: int = 3) -> DatasetError:
+    """A :class:`DatasetError` for a file whose layout a reader or writer tripped over: it names the first
+    ``limit`` problems the validator finds (or ``cause`` when it finds none)."""
+    problems = validate_dataset(path)
+    found = [str(p) for p in problems if not p.message.endswith("run `spinlock generate --resume`")]
+    listed = found[:limit]
+    if not listed:
+        reason = str(cause) or type(cause).__name__
+        return DatasetError(path, f"does not follow the dataset layout ({reason})")
+    more = len(found) - len(listed)
+    text = "; ".join(listed) + (f"; and {more} more (`spinlock validate` lists them)" if more > 0 else "")
+    return DatasetError(path, f"does not follow the dataset layout: {text}")
 
 
 class _Checker:
@@ -189,7 +204,8 @@ class _Checker:
         status_ds = self.string_dataset(layout.ROLLOUT_STATUS)
         status = None
         if status_ds is not None:
-            status = np.asarray(status_ds.asstr()[...], dtype=object)
+            # only complete samples' rows: a killed writer may leave the others unreadable (see _strings)
+            status = read_strings(status_ds, complete_rows(self.file), layout.STATUS_PENDING)
             bad = sorted({s for s in status.tolist() if s not in layout.STATUSES})
             if bad:
                 self.problem(

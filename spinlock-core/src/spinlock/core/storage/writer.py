@@ -13,10 +13,12 @@ refuses writers (and readers) in other processes while it is open.
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import json
+import os
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from os import PathLike
 from pathlib import Path
 from types import TracebackType
@@ -36,7 +38,10 @@ from spinlock.core.storage._files import (
     open_hdf5,
     str_dtype,
 )
+from spinlock.core.storage._space import check_room, storage_reason
+from spinlock.core.storage._strings import reset_unfinished
 from spinlock.core.storage.errors import DatasetError
+from spinlock.core.storage.validate import layout_error
 
 Compression = Literal["none", "lzf", "gzip"]
 TypedKind = Literal["int64", "float64", "bool", "str"]
@@ -138,8 +143,12 @@ class DatasetWriter:
         trajectories: TrajectorySpec | None = None,
         compression: Compression = "none",
         overwrite: bool = False,
+        prepare: Callable[[DatasetWriter], None] | None = None,
     ) -> DatasetWriter:
         """Create a new dataset file with every dataset allocated and every sample pending.
+
+        The file is built under a temporary name next to ``path`` (``.NAME.creating``) and moved into place
+        only once complete, with whatever ``prepare`` wrote: a file at ``path`` is never half-made.
 
         :param n_operators: N.
         :param parameter_names: the unit-cube columns, in order (P of them); also the typed parameter names.
@@ -153,6 +162,8 @@ class DatasetWriter:
             fastest), ``"lzf"`` (with byte shuffle; ~1.2× smaller, ~200 MB/s) or ``"gzip"`` (level 4 with
             shuffle; barely smaller than lzf on float32 and ~40 MB/s — avoid for trajectories).
         :param overwrite: replace an existing file instead of refusing.
+        :param prepare: called with a writer of the file before it is moved into place, to write what must
+            exist as soon as the file does (say, every sample's parameters and the compute plan).
         """
         path = Path(path)
         names = _check_parameter_names(parameter_names, parameter_dtypes)
@@ -171,10 +182,17 @@ class DatasetWriter:
         with _open_paths_lock:
             if path.resolve() in _open_paths:
                 raise DatasetError(path, "is already open by a DatasetWriter in this process")
+        if path.exists():
+            _refuse_if_locked(path)
+        # The skeleton is built under a temporary name and moved into place whole: a writer killed while
+        # creating leaves no half-made file at ``path`` (HDF5 cannot open one), only a temporary file that
+        # the next create replaces.
+        staging = _creating_path(path)
+        check_room(path, 0)
         try:
-            file = h5py.File(path, "w" if overwrite else "w-")
+            file = h5py.File(staging, "w")
         except OSError as exc:
-            raise DatasetError(path, f"cannot be created: {exc}") from exc
+            raise DatasetError(path, f"cannot be created: {storage_reason(exc)}") from exc
         try:
             _write_skeleton(
                 file,
@@ -188,7 +206,25 @@ class DatasetWriter:
                 trajectories=trajectories,
                 big=_compression_options(compression),
             )
-            file.flush()
+            if prepare is not None:
+                draft = cls(path, file)  # named after the final path, for its messages
+                prepare(draft)
+                draft._closed = True
+            file.close()
+        except BaseException as exc:
+            with contextlib.suppress(Exception):
+                file.close()
+            staging.unlink(missing_ok=True)
+            if isinstance(exc, OSError | RuntimeError):
+                raise DatasetError(path, f"cannot be created: {storage_reason(exc)}") from exc
+            raise
+        try:
+            staging.replace(path)
+        except OSError as exc:
+            staging.unlink(missing_ok=True)
+            raise DatasetError(path, f"cannot be created: {storage_reason(exc)}") from exc
+        file = open_hdf5(path, "r+")
+        try:
             return cls._claim(path, file)
         except BaseException:
             file.close()
@@ -198,7 +234,8 @@ class DatasetWriter:
     def open_for_resume(cls, path: str | PathLike[str], *, config_yaml: str) -> DatasetWriter:
         """Reopen an interrupted dataset to finish its pending samples.
 
-        Refuses (:class:`DatasetError`) a missing, foreign, newer-version or locked file, and one made from a
+        String rows of samples that are not complete are cleared first: a writer killed mid-flush may have
+        left them pointing at string-heap objects that never reached the disk. Refuses (:class:`DatasetError`) a missing, foreign, newer-version or locked file, and one made from a
         different config than ``config_yaml``.
         """
         path = Path(path)
@@ -222,6 +259,11 @@ class DatasetWriter:
                     path,
                     "was made from a different config; refusing to resume.\n" + _diff(stored, config_yaml),
                 )
+            check_room(path, 0)
+            try:
+                reset_unfinished(file)  # rows a killed writer left half-written (see _strings)
+            except (OSError, RuntimeError) as exc:
+                raise DatasetError(path, f"cannot be resumed: {storage_reason(exc)}") from exc
             return cls._claim(path, file)
         except BaseException:
             file.close()
@@ -248,9 +290,12 @@ class DatasetWriter:
             _open_paths.add(path.resolve())
         try:
             return cls(path, file)
-        except BaseException:
+        except BaseException as exc:
             with _open_paths_lock:
                 _open_paths.discard(path.resolve())
+            if isinstance(exc, KeyError | IndexError | TypeError | ValueError | OSError):
+                file.close()  # so that the validator can read it
+                raise layout_error(path, exc) from exc
             raise
 
     # -- description --------------------------------------------------------------------------------------
@@ -304,7 +349,24 @@ class DatasetWriter:
     def set_compute_plan(self, plan: Mapping[str, Any]) -> None:
         """Record how the data is computed; for a bit-identical resume, pass the same plan again."""
         self._check_open()
-        self._file.attrs[layout.ATTR_COMPUTE_PLAN] = json.dumps(dict(plan), sort_keys=True)
+        with self._storage_errors("the compute plan", 0):
+            self._file.attrs[layout.ATTR_COMPUTE_PLAN] = json.dumps(dict(plan), sort_keys=True)
+            self._file.flush()
+
+    @property
+    def shard(self) -> dict[str, int] | None:
+        """``{"index": i, "count": N, "samples": k}`` on a shard file, ``None`` on a whole-run dataset."""
+        raw = self._file.attrs.get(layout.ATTR_SHARD)
+        return None if raw is None else {str(k): int(v) for k, v in attr_json(raw).items()}
+
+    def set_shard(self, index: int, count: int, samples: int) -> None:
+        """Mark the file as shard ``index`` of ``count`` of a run, holding ``samples`` of its samples
+        (``spinlock merge`` combines the shards into one dataset and drops the mark)."""
+        self._check_open()
+        if not 0 <= index < count or samples < 0:
+            raise ValueError(f"invalid shard {index}/{count} with {samples} samples")
+        record = {"index": int(index), "count": int(count), "samples": int(samples)}
+        self._file.attrs[layout.ATTR_SHARD] = json.dumps(record, sort_keys=True)
         self._file.flush()
 
     def pending_indices(self) -> np.ndarray:
@@ -378,11 +440,18 @@ class DatasetWriter:
             values, np.float32, (idx.size, *self._features[family].value_shape), f"features[{family}]"
         )
         target = self._file[layout.feature_values_path(family)]
-        for start, stop, pos in index_runs(idx):
-            target[start:stop] = _take(rows, pos)
-        self._file.flush()
+        with self._storage_errors(f"features {family!r}", rows.nbytes):
+            for start, stop, pos in index_runs(idx):
+                target[start:stop] = _take(rows, pos)
+            self._file.flush()
 
     def _allocate_features(self, family: str, declaration: FeatureDeclaration) -> FeatureDeclaration:
+        with self._storage_errors(f"feature family {family!r}", 0):
+            return self._allocate_features_unchecked(family, declaration)
+
+    def _allocate_features_unchecked(
+        self, family: str, declaration: FeatureDeclaration
+    ) -> FeatureDeclaration:
         group = self._file.require_group(layout.FEATURES).create_group(family)
         shape = (self._n, *declaration.value_shape)
         values = group.create_dataset(
@@ -537,11 +606,13 @@ class DatasetWriter:
         """
         self._check_open()
         all_indices = np.arange(self._n)
-        self._write_parameters(all_indices, unit, typed)
-        unit_ds = self._file[layout.PARAMETERS_UNIT]
-        unit_ds.attrs[layout.ATTR_QUALITY] = json.dumps(quality, sort_keys=True)
-        unit_ds.attrs[layout.ATTR_SPACE] = json.dumps(space, sort_keys=True)
-        self._file.flush()
+        nbytes = 16 * self._n * (len(self._parameter_names) + 1)
+        with self._storage_errors("the parameters", nbytes):
+            self._write_parameters(all_indices, unit, typed)
+            unit_ds = self._file[layout.PARAMETERS_UNIT]
+            unit_ds.attrs[layout.ATTR_QUALITY] = json.dumps(quality, sort_keys=True)
+            unit_ds.attrs[layout.ATTR_SPACE] = json.dumps(space, sort_keys=True)
+            self._file.flush()
 
     def write_batch(
         self,
@@ -592,24 +663,29 @@ class DatasetWriter:
             traj = _as_batch(trajectories, np.dtype(spec.dtype), expected, "trajectories")
         feats = self._check_features(features or {}, b)
 
-        # Data first; the done flag only after it is flushed.
-        if unit_params is not None or typed_params is not None:
-            if unit_params is None or typed_params is None:
-                raise ValueError("pass unit_params and typed_params together")
-            self._write_parameters(idx, unit_params, typed_params)
-        file = self._file
-        for start, stop, pos in index_runs(idx):
-            file[layout.IC_FIELDS][start:stop] = _take(ics, pos)
-            file[layout.IC_TYPES][start:stop] = _take(types, pos)
-            file[layout.IC_KINDS][start:stop] = _take(kinds, pos)
-            file[layout.ROLLOUT_STATUS][start:stop] = _take(statuses, pos)
-            file[layout.ROLLOUT_DIVERGED_STEP][start:stop] = _take(steps, pos)
-            if traj is not None:
-                file[layout.TRAJECTORY_FIELDS][start:stop] = _take(traj, pos)
-            for family, values in feats.items():
-                file[layout.feature_values_path(family)][start:stop] = _take(values, pos)
-        file.flush()
-        self._mark_done(idx)
+        if (unit_params is None) != (typed_params is None):
+            raise ValueError("pass unit_params and typed_params together")
+        arrays = [ics, steps, *([] if traj is None else [traj]), *feats.values()]
+        texts = [*types, *kinds, *statuses]
+        nbytes = sum(a.nbytes for a in arrays) + sum(len(t) for t in texts) + 16 * b
+        what = f"samples {int(idx.min())}..{int(idx.max())}"
+        with self._storage_errors(what, nbytes):
+            # Data first; the done flag only after it is flushed.
+            if unit_params is not None and typed_params is not None:
+                self._write_parameters(idx, unit_params, typed_params)
+            file = self._file
+            for start, stop, pos in index_runs(idx):
+                file[layout.IC_FIELDS][start:stop] = _take(ics, pos)
+                file[layout.IC_TYPES][start:stop] = _take(types, pos)
+                file[layout.IC_KINDS][start:stop] = _take(kinds, pos)
+                file[layout.ROLLOUT_STATUS][start:stop] = _take(statuses, pos)
+                file[layout.ROLLOUT_DIVERGED_STEP][start:stop] = _take(steps, pos)
+                if traj is not None:
+                    file[layout.TRAJECTORY_FIELDS][start:stop] = _take(traj, pos)
+                for family, values in feats.items():
+                    file[layout.feature_values_path(family)][start:stop] = _take(values, pos)
+            file.flush()
+            self._mark_done(idx)
 
     def _mark_done(self, idx: np.ndarray) -> None:
         done = self._file[layout.PROGRESS_DONE]
@@ -623,16 +699,35 @@ class DatasetWriter:
         self._file.flush()
 
     def close(self) -> None:
-        """Flush and close the file (idempotent)."""
+        """Flush and close the file (idempotent).
+
+        :raises DatasetError: the final flush failed (say, the disk is full); the file is closed anyway.
+        """
         if self._closed:
             return
         self._closed = True
         try:
             self._file.flush()
+        except (OSError, RuntimeError) as exc:
+            raise DatasetError(self._path, f"closing failed: {storage_reason(exc)}") from exc
         finally:
-            self._file.close()
+            with contextlib.suppress(Exception):
+                self._file.close()
             with _open_paths_lock:
                 _open_paths.discard(self._path.resolve())
+
+    @contextlib.contextmanager
+    def _storage_errors(self, what: str, nbytes: int) -> Iterator[None]:
+        """Check for room before writing ``what``; explain a failure of the file system while writing it."""
+        check_room(self._path, nbytes)
+        try:
+            yield
+        except (OSError, RuntimeError) as exc:  # h5py raises RuntimeError for a failed flush
+            raise DatasetError(
+                self._path,
+                f"writing {what} failed: {storage_reason(exc)}. Samples completed before are kept, but HDF5 may "
+                "have left the file damaged: run `spinlock validate` on it before resuming",
+            ) from exc
 
     def __enter__(self) -> Self:
         return self
@@ -760,6 +855,33 @@ def _write_skeleton(
     file.create_group(layout.PROGRESS).create_dataset(
         "done", shape=(n,), dtype=bool, chunks=_row_chunks((n,), 1), fillvalue=False
     )
+
+
+def _creating_path(path: Path) -> Path:
+    """Where :meth:`DatasetWriter.create` builds the file before moving it to ``path``."""
+    return path.with_name(f".{path.name}.creating")
+
+
+def _refuse_if_locked(path: Path) -> None:
+    """Refuse to replace a file another process holds open through HDF5 (its lock is a ``flock``)."""
+    try:
+        import fcntl
+    except ImportError:  # Windows: HDF5 refuses the locked file itself there
+        return
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return  # a directory, unreadable, ...: creating reports it
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        raise DatasetError(
+            path, "is open in another process (HDF5 file lock held); not replacing it while it is in use"
+        ) from None
+    except OSError:
+        pass  # a file system without flock: HDF5 does not lock there either
+    finally:
+        os.close(fd)
 
 
 def _compression_options(compression: Compression) -> dict[str, Any]:

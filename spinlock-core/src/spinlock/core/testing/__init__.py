@@ -10,7 +10,8 @@ gets these fixtures without configuration:
 
 Contract checks (``check_component`` and the per-kind checks that packages add) live in
 :mod:`spinlock.core.testing.contracts`; tiny datasets (``make_tiny_dataset``) in
-:mod:`spinlock.core.testing.datasets`, imported on first use so that pytest start-up stays light.
+:mod:`spinlock.core.testing.datasets`, and ``assert_datasets_identical`` (two files hold bit-identical content)
+in :mod:`spinlock.core.testing.compare`, imported on first use so that pytest start-up stays light.
 """
 
 from typing import Any
@@ -20,7 +21,14 @@ from spinlock.core.testing.fakes import FakeEntryPoint
 from spinlock.core.testing.feature_families import check_feature_family as check_feature_family
 from spinlock.core.testing.initial_conditions import check_initial_condition as check_initial_condition
 
-__all__ = ["ContractViolation", "FakeEntryPoint", "check_component", "contract_check", "make_tiny_dataset"]
+__all__ = [
+    "ContractViolation",
+    "FakeEntryPoint",
+    "assert_datasets_identical",
+    "check_component",
+    "contract_check",
+    "make_tiny_dataset",
+]
 
 
 def __getattr__(name: str) -> Any:
@@ -28,4 +36,8 @@ def __getattr__(name: str) -> Any:
         from spinlock.core.testing.datasets import make_tiny_dataset
 
         return make_tiny_dataset
+    if name == "assert_datasets_identical":
+        from spinlock.core.testing.compare import assert_datasets_identical
+
+        return assert_datasets_identical
     raise AttributeError(name)

@@ -14,6 +14,7 @@ def FakeEntryPoint(  # noqa: N802 - reads like a class at call sites
     distribution: str | None = None,
     version: str = "0.0.1",
     error: BaseException | None = None,
+    requires: tuple[str, ...] = (),
 ) -> EntryPointInfo:
     """An entry point that loads ``plugin`` (or raises ``error`` on load).
 
@@ -21,6 +22,7 @@ def FakeEntryPoint(  # noqa: N802 - reads like a class at call sites
     :param plugin: the object returned by ``load()``: a module, class instance or namespace of hookimpls.
     :param distribution: distribution that declares it (default ``spinlock-<name>``).
     :param error: raise this from ``load()`` instead, e.g. ``ModuleNotFoundError("No module named 'pywt'")``.
+    :param requires: the distribution's ``Requires-Dist`` lines, e.g. ``("spinlock-core>=9",)``.
     """
 
     def load() -> Any:
@@ -34,4 +36,5 @@ def FakeEntryPoint(  # noqa: N802 - reads like a class at call sites
         distribution=distribution or f"spinlock-{name}",
         version=version,
         load=load,
+        requires=requires,
     )

@@ -412,9 +412,19 @@ class _Statistics:
         if "effective_rank_final" not in self._cache:
             final = self._final()
             centred = final - final.mean(dim=(-2, -1), keepdim=True)
+            # The shares p are scale-free: compute them on the field divided by its largest |value| (a
+            # constant for autograd), so that A·Aᵀ neither overflows nor stalls the eigensolver for huge fields.
+            peak = centred.detach().abs().amax(dim=(-2, -1))
+            scale = torch.where(peak > 0, peak, torch.ones_like(peak))
+            unit = centred / scale[..., None, None]
+            # A field whose mean already overflowed has no usable centring: its shares are NaN (reported by
+            # the callers), and the eigensolver gets zeros instead of NaN, which it cannot handle.
+            usable = torch.isfinite(unit).flatten(-2).all(dim=-1)
+            unit = torch.where(usable[..., None, None], unit, torch.zeros_like(unit))
             # squared singular values = eigenvalues of A·Aᵀ (half the cost of an SVD, and no square root)
-            energy = torch.linalg.eigvalsh(centred @ centred.transpose(-1, -2)).clamp_min(0.0).flip(-1)
-            total = energy.sum(dim=-1) + self.g[:, :, -1] * float(self.H * self.W)
+            energy = torch.linalg.eigvalsh(unit @ unit.transpose(-1, -2)).clamp_min(0.0).flip(-1)
+            energy = torch.where(usable[..., None], energy, torch.full_like(energy, float("nan")))
+            total = energy.sum(dim=-1) + self.g[:, :, -1] * float(self.H * self.W) / scale**2
             p = energy / total[..., None]
             entropy = -(p * torch.log(p + series.TINY)).sum(dim=-1)
             self._cache["effective_rank_final"] = torch.exp(entropy)

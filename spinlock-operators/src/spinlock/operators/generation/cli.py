@@ -6,24 +6,34 @@ Import-light: torch and the pipeline are imported inside the command.
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
 import typer
 
 from spinlock.core.cli.errors import fail
+from spinlock.operators.generation.scaleout_cli import (
+    choose_executor,
+    parse_shard,
+    resolve_threads,
+    run_sharded,
+    stored_plan,
+    stored_source,
+)
 
 
 def _load_config(config_path: Path | None, output: Path, resume: bool, manager: Any) -> Any:
     from spinlock.core.config import RunConfig, load_run_config, loads_config, make_converter
     from spinlock.core.defaults import quick_config_path
 
-    if config_path is None and resume and output.exists():
+    source = stored_source(output) if config_path is None and resume else None
+    if source is not None:
         from spinlock.core.storage import open_dataset
 
-        with open_dataset(output) as reader:
+        with open_dataset(source) as reader:
             text = reader.config_yaml
-        return loads_config(text, RunConfig, make_converter(manager.components), f"{output} (stored config)")
+        return loads_config(text, RunConfig, make_converter(manager.components), f"{source} (stored config)")
     return load_run_config(config_path or quick_config_path(), manager)
 
 
@@ -72,6 +82,18 @@ class _RichProgress:
         self._bar.stop()
 
 
+def _resume_command(output: Path, batch_size: str, device: str, precision: str, shard: str | None) -> str:
+    """The command line that finishes ``output`` under this run's compute plan (config and threads are
+    read from the file)."""
+    words = ["spinlock generate -o", str(output), "--resume", "--batch-size", batch_size]
+    for flag, value, default in (("--device", device, "cpu"), ("--precision", precision, "float32")):
+        if value != default:
+            words += [flag, value]
+    if shard is not None:
+        words += ["--shard", shard]
+    return " ".join(words)
+
+
 def _batch_size(
     value: str, budget_gib: float | None, config: Any, output: Path, resume: bool, device: str, manager: Any
 ) -> int:
@@ -83,11 +105,8 @@ def _batch_size(
         if size < 1:
             fail(f"--batch-size must be >= 1: {size}")
         return size
-    if resume and output.exists():
-        from spinlock.core.storage import open_dataset
-
-        with open_dataset(output) as reader:
-            stored = reader.compute_plan
+    if resume:
+        stored = stored_plan(output)
         if stored is not None:
             return int(stored["batch_size"])  # the number auto chose when the file was started
     from spinlock.operators.generation.pipeline import auto_batch_size_for
@@ -114,6 +133,36 @@ def generate_command(
     ),
     device: str = typer.Option("cpu", "--device", help="cpu, cuda, cuda:1, …"),
     precision: str = typer.Option("float32", "--precision", help="float32, bfloat16 or float16 (opt-in)."),
+    threads: int | None = typer.Option(
+        None,
+        "--threads",
+        min=1,
+        help="torch CPU threads; part of the compute plan (results depend on it). "
+        "Default: torch's current count, or the stored plan's on --resume.",
+    ),
+    executor: str | None = typer.Option(
+        None,
+        "--executor",
+        help="Run shards on this executor and merge them: local or dask (default: the config's "
+        "`executor:`, else local in one piece).",
+    ),
+    scheduler: str | None = typer.Option(
+        None, "--scheduler", help="Dask scheduler address (tcp://host:8786); default: start a LocalCluster."
+    ),
+    workers: int | None = typer.Option(
+        None, "--workers", min=1, help="Worker processes of the Dask LocalCluster (default: one per core)."
+    ),
+    shards: int | None = typer.Option(
+        None, "--shards", min=1, help="Number of shards (default: one per executor worker)."
+    ),
+    shard: str | None = typer.Option(
+        None,
+        "--shard",
+        help="Generate only shard I/N (0-based) into --output, for job arrays; combine with `spinlock merge`.",
+    ),
+    keep_shards: bool = typer.Option(
+        False, "--keep-shards", help="Keep <output>.shards/ after a sharded run is merged."
+    ),
     resume: bool = typer.Option(False, "--resume", help="Finish an interrupted dataset."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing dataset."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
@@ -124,42 +173,75 @@ def generate_command(
 
     from spinlock.core.cli.plugin_commands import cli_plugin_manager
     from spinlock.core.config import ConfigError, dump_run_config
+    from spinlock.core.executors import ExecutorError
+    from spinlock.core.interrupts import deferred_interrupts
     from spinlock.core.registry import RegistryError
-    from spinlock.core.storage import DatasetError
+    from spinlock.core.storage import DatasetError, MergeError
     from spinlock.operators.generation.pipeline import ComputePlan, generate
     from spinlock.operators.generation.plan import PlanError
 
-    manager = cli_plugin_manager()
-    try:
-        config = _load_config(config_path, output, resume, manager)
-        overrides = {k: v for k, v in (("seed", seed), ("n_operators", n)) if v is not None}
-        config = attrs.evolve(config, **overrides)
-        if device.startswith("cuda"):
-            import torch
+    # the first Ctrl-C stops after the current batch (a KeyboardInterrupt raised at an arbitrary point can
+    # land in a finaliser, where Python only prints it); the second stops at once
+    with deferred_interrupts("stopping after the current batch (Ctrl-C again to stop now)"):
+        try:
+            manager = cli_plugin_manager()
+            one_shard = parse_shard(shard)
+            config = _load_config(config_path, output, resume, manager)
+            overrides = {k: v for k, v in (("seed", seed), ("n_operators", n)) if v is not None}
+            config = attrs.evolve(config, **overrides)
+            if device.startswith("cuda"):
+                import torch
 
-            if not torch.cuda.is_available():
-                fail(f"--device {device}: CUDA is not available on this machine")
-        size = _batch_size(batch_size, memory_budget, config, output, resume, device, manager)
-        plan = ComputePlan(batch_size=size, device=device, precision=precision)
-        summary = generate(
-            config,
-            dump_run_config(config, manager),
-            output,
-            manager,
-            plan=plan,
-            resume=resume,
-            overwrite=overwrite,
-            progress=_RichProgress(quiet),
-        )
-    except (ConfigError, PlanError, DatasetError, RegistryError) as exc:
-        fail(str(exc))
-    except ValueError as exc:  # a validator of a component config or the compute plan
-        fail(str(exc))
-    except KeyboardInterrupt:
-        fail(
-            f"interrupted; completed operators are kept: resume with `spinlock generate -o {output} --resume`",
-            130,
-        )
+                if not torch.cuda.is_available():
+                    fail(f"--device {device}: CUDA is not available on this machine")
+            size = _batch_size(batch_size, memory_budget, config, output, resume, device, manager)
+            plan = ComputePlan(
+                batch_size=size,
+                device=device,
+                precision=precision,
+                threads=resolve_threads(threads, output, resume),
+            )
+            choice = choose_executor(
+                manager,
+                config,
+                executor=executor,
+                scheduler=scheduler,
+                workers=workers,
+                shards=shards,
+                shard=one_shard,
+            )
+            if choice is None:
+                summary = generate(
+                    config,
+                    dump_run_config(config, manager),
+                    output,
+                    manager,
+                    plan=plan,
+                    resume=resume,
+                    overwrite=overwrite,
+                    progress=_RichProgress(quiet),
+                    shard=one_shard,
+                )
+            else:
+                summary = run_sharded(
+                    choice,
+                    manager,
+                    config,
+                    dump_run_config(config, manager),
+                    output,
+                    plan,
+                    resume=resume,
+                    overwrite=overwrite,
+                    keep_shards=keep_shards,
+                    quiet=quiet,
+                )
+        except (ConfigError, PlanError, DatasetError, RegistryError, ExecutorError, MergeError) as exc:
+            fail(str(exc))
+        except ValueError as exc:  # a validator of a component config or the compute plan
+            fail(str(exc))
+        except KeyboardInterrupt:
+            again = _resume_command(output, batch_size, device, precision, shard)
+            fail(f"interrupted; completed operators are kept: resume with `{again}`", 130)
     payload = {
         "path": str(summary.path),
         "n_operators": summary.n_operators,
@@ -167,7 +249,16 @@ def generate_command(
         "batches_run": summary.batches_run,
         "status": summary.status_counts,
         "seconds": round(summary.seconds, 3),
+        "nonfinite_features": summary.nonfinite_features,
     }
+    if summary.nonfinite_features:
+        families = ", ".join(f"{k}: {v}" for k, v in summary.nonfinite_features.items())
+        print(
+            f"warning: {summary.path}: operators with NaN or inf features ({families}); their states are so "
+            "large that float32 feature arithmetic overflows: lower rollout.divergence_threshold "
+            f"(now {config.rollout.divergence_threshold:g}) or rescale the operators",
+            file=sys.stderr,
+        )
     if as_json:
         print(json.dumps(payload))
     else:

@@ -19,11 +19,13 @@ import torch
 
 from spinlock.core.config import RunConfig
 from spinlock.core.config.validators import one_of
+from spinlock.core.features.finite import nonfinite_samples
+from spinlock.core.interrupts import check_stop
 from spinlock.core.plugins import PluginManager
 from spinlock.core.registry import ComponentKind
 from spinlock.core.rollout import RolloutSpec, rollout
 from spinlock.core.sampling.draw import ParameterDraw, draw_parameters
-from spinlock.core.storage import DatasetError, DatasetWriter, TrajectorySpec
+from spinlock.core.storage import DatasetError, DatasetReader, DatasetWriter, TrajectorySpec
 from spinlock.operators.architectures.batched import BatchedOperator, architecture_name, build_batched
 from spinlock.operators.generation.features import (
     InlineFamily,
@@ -37,9 +39,11 @@ from spinlock.operators.generation.features import (
 from spinlock.operators.generation.plan import (
     Batch,
     PlanError,
+    Shard,
     batches_to_run,
     make_batches,
     operator_settings,
+    shard_batches,
 )
 from spinlock.operators.generation.progress import NullProgress, Progress
 from spinlock.operators.ics.mixture import generate_initial_conditions
@@ -60,14 +64,50 @@ class ComputePlan:
     :param device: ``cpu``, ``cuda``, ``cuda:1``, …
     :param precision: ``float32`` (default); ``bfloat16``/``float16`` run the operators under autocast
         (states, noise and FFTs stay float32).
+    :param threads: torch intra-op threads on a CPU device (default: this process's current count). CPU
+        kernels split reductions by thread, so the thread count changes the last bits of the results; it is
+        part of the plan for that reason. Ignored on GPU devices.
     """
 
     batch_size: int = attrs.field(default=16, validator=_at_least_one)
     device: str = "cpu"
     precision: str = attrs.field(default="float32", validator=one_of(*PRECISIONS))
+    threads: int = attrs.field(factory=torch.get_num_threads, validator=_at_least_one)
 
     def to_dict(self) -> dict[str, Any]:
         return attrs.asdict(self)
+
+
+def plans_agree(stored: dict[str, Any], plan: ComputePlan) -> bool:
+    """Whether data computed under the ``stored`` plan (read from a file) and ``plan`` are bit-identical.
+
+    A plan stored before ``threads`` was recorded lacks it: the thread count is unknown then and is not held
+    against ``plan``; nor is it on a GPU device, where it plays no part.
+    """
+    given = plan.to_dict()
+    if "threads" not in stored or not _on_cpu(plan):
+        given.pop("threads")
+        stored = {k: v for k, v in stored.items() if k != "threads"}
+    return stored == given
+
+
+def _on_cpu(plan: ComputePlan) -> bool:
+    return torch.device(plan.device).type == "cpu"
+
+
+@contextlib.contextmanager
+def compute_threads(plan: ComputePlan) -> Iterator[None]:
+    """Run the block with torch's intra-op thread count set to ``plan.threads`` (CPU devices only), then
+    restore the previous count."""
+    if not _on_cpu(plan):
+        yield
+        return
+    before = torch.get_num_threads()
+    torch.set_num_threads(plan.threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 @attrs.frozen
@@ -78,6 +118,9 @@ class GenerationSummary:
     operators_written: int
     status_counts: dict[str, int]
     seconds: float
+    #: feature family → complete operators with a NaN or ±inf value in it (states so large they overflow
+    #: float32 feature arithmetic; see ``spinlock.core.features.finite``)
+    nonfinite_features: dict[str, int] = attrs.field(factory=dict)
 
 
 def _provenance(manager: PluginManager, config: RunConfig) -> dict[str, str]:
@@ -120,17 +163,23 @@ def _open_writer(
     resume: bool,
     overwrite: bool,
     provenance: dict[str, str],
+    shard: tuple[Shard, int] | None = None,
+    declare_features: Callable[[DatasetWriter], None] = lambda writer: None,
 ) -> DatasetWriter:
     if resume and path.exists():
         writer = DatasetWriter.open_for_resume(path, config_yaml=config_yaml)
         stored = writer.compute_plan
-        if stored is not None and stored != plan.to_dict():
+        if stored is not None and not plans_agree(stored, plan):
             writer.close()
             raise DatasetError(
                 path,
                 f"was generated with compute plan {stored}; resuming with {plan.to_dict()} would not be "
-                "bit-identical (pass the same --batch-size/--device/--precision)",
+                "bit-identical (pass the same --batch-size/--device/--precision/--threads)",
             )
+        mismatch = _shard_mismatch(writer.shard, shard)
+        if mismatch is not None:
+            writer.close()
+            raise DatasetError(path, mismatch)
         return writer
     storage = config.storage
     trajectories = None
@@ -141,7 +190,7 @@ def _open_writer(
             stride=storage.trajectory_stride,
             dtype=storage.trajectory_dtype,  # type: ignore[arg-type]
         )
-    writer = DatasetWriter.create(
+    return DatasetWriter.create(
         path,
         n_operators=config.n_operators,
         parameter_names=list(draw.names),
@@ -153,11 +202,43 @@ def _open_writer(
         trajectories=trajectories,
         compression=storage.compression,  # type: ignore[arg-type]
         overwrite=overwrite,
+        prepare=lambda draft: _finish_creation(draft, draw, plan, shard, declare_features),
     )
+
+
+def _shard_mismatch(stored: dict[str, int] | None, wanted: tuple[Shard, int] | None) -> str | None:
+    """Why a file cannot be resumed as ``wanted`` (a shard, or the whole run when ``None``)."""
+    if wanted is None:
+        if stored is None:
+            return None
+        here = f"{stored['index']}/{stored['count']}"
+        return (
+            f"is shard {here} of a sharded run; resume it with --shard {here}, or combine the finished shards "
+            "with `spinlock merge`"
+        )
+    if stored is None:
+        return f"is a whole-run dataset, not shard {wanted[0]}; resume it without --shard"
+    if (stored["index"], stored["count"]) != (wanted[0].index, wanted[0].count):
+        return f"is shard {stored['index']}/{stored['count']}, not shard {wanted[0]}"
+    return None
+
+
+def _finish_creation(
+    writer: DatasetWriter,
+    draw: ParameterDraw,
+    plan: ComputePlan,
+    shard: tuple[Shard, int] | None,
+    declare_features: Callable[[DatasetWriter], None],
+) -> None:
+    """What a new file holds from the moment it appears at its path (see ``DatasetWriter.create``'s
+    ``prepare``): the shard it is, every operator's θ, the compute plan and the declared feature families
+    (a kill can then never leave a half-declared family behind)."""
+    if shard is not None:
+        writer.set_shard(shard[0].index, shard[0].count, shard[1])
     quality = draw.quality.to_dict() if draw.quality is not None else {}
     writer.write_parameters_all(draw.unit, draw.values, quality, draw.space)
     writer.set_compute_plan(plan.to_dict())
-    return writer
+    declare_features(writer)
 
 
 @contextlib.contextmanager
@@ -195,7 +276,21 @@ def run_batch(
     families: Sequence[InlineFamily] = (),
     draw: ParameterDraw | None = None,
 ) -> dict[str, Any]:
-    """Initial conditions, operators, rollout and inline features of one batch, as arrays for the writer."""
+    """Initial conditions, operators, rollout and inline features of one batch, as arrays for the writer,
+    computed under the plan's thread count (:func:`compute_threads`)."""
+    with compute_threads(plan):
+        return _compute_batch(config, manager, arch_name, batch, plan, families, draw)
+
+
+def _compute_batch(
+    config: RunConfig,
+    manager: PluginManager,
+    arch_name: str,
+    batch: Batch,
+    plan: ComputePlan,
+    families: Sequence[InlineFamily],
+    draw: ParameterDraw | None,
+) -> dict[str, Any]:
     device = torch.device(plan.device)
     grid = config.grid
     fields, variants, kinds = generate_initial_conditions(
@@ -267,11 +362,15 @@ def generate(
     resume: bool = False,
     overwrite: bool = False,
     progress: Progress | None = None,
+    shard: Shard | None = None,
 ) -> GenerationSummary:
     """Generate (or finish) the dataset at ``output``.
 
     :param config_yaml: the YAML text of ``config``, stored in the file and compared on resume.
     :param resume: finish an interrupted file made from the same config and compute plan.
+    :param shard: write only this shard's batches (a contiguous slice of the run's batch list) into a file
+        with the whole run's layout; ``spinlock merge`` combines the shards of a run into the dataset this
+        function writes without ``shard``, bit for bit.
     :raises PlanError: the config cannot be built (no operator section, unconsumed θ names, ...).
     :raises DatasetError: the output exists (without ``resume``/``overwrite``) or cannot be resumed.
     """
@@ -287,6 +386,11 @@ def generate(
     draw = draw_parameters(config, manager.components)
     settings = operator_settings(config, arch_config, signature_of, draw)
     batches = make_batches(settings, plan.batch_size)
+    if shard is not None:
+        batches = shard_batches(batches, shard)
+    scope = [i for batch in batches for i in batch.indices]
+    families = inline_families(config, manager)
+    probe = shape_probe(config, draw)
     writer = _open_writer(
         path,
         config,
@@ -296,32 +400,54 @@ def generate(
         resume=resume,
         overwrite=overwrite,
         provenance=_provenance(manager, config),
+        shard=None if shard is None else (shard, len(scope)),
+        declare_features=lambda new_file: declare(new_file, families, probe),
     )
-    families = inline_families(config, manager)
     written = 0
     todo: list[Batch] = []
     try:
-        declare(writer, families, shape_probe(config, draw))
+        declare(writer, families, probe)  # a resumed file: checks that the families still match
         done = writer.done()
         todo = batches_to_run(batches, done)
-        progress.start(config.n_operators, int(done.sum()))
+        progress.start(len(scope), int(done[scope].sum()))
         for batch in todo:
+            check_stop()  # a deferred Ctrl-C stops here, between two complete batches
             arrays = run_batch(config, manager, arch_name, batch, plan, families, draw)
             writer.write_batch(batch.indices, **arrays)
             newly = sum(1 for i in batch.indices if not done[i])
             written += newly
             progress.advance(newly)
-    finally:
+    except BaseException:
         progress.stop()
-        writer.close()
+        with contextlib.suppress(Exception):
+            writer.close()  # a second failure while closing (say, the disk is still full) hides nothing
+        raise
+    progress.stop()
+    writer.close()
     from spinlock.core.storage import open_dataset
 
     with open_dataset(path) as reader:
         statuses = reader.status()
+        nonfinite = nonfinite_features(reader)
     counts = {s: statuses.count(s) for s in sorted(set(statuses))}
     return GenerationSummary(
-        path, config.n_operators, len(todo), written, counts, time.perf_counter() - began
+        path, config.n_operators, len(todo), written, counts, time.perf_counter() - began, nonfinite
     )
+
+
+def nonfinite_features(reader: DatasetReader, block: int = 4096) -> dict[str, int]:
+    """Feature family → complete samples with a NaN or ±inf value in it (families with none left out)."""
+    done = reader.done()
+    out: dict[str, int] = {}
+    for family in reader.feature_families():
+        count = 0
+        for start in range(0, done.size, block):
+            rows = np.flatnonzero(done[start : start + block]) + start
+            if rows.size:
+                count += int(nonfinite_samples(reader.features(family, rows).values).sum())
+        if count:
+            out[family] = count
+    return out
 
 
 def iter_replay(

@@ -128,3 +128,47 @@ def make_batches(settings: Sequence[OperatorSettings], batch_size: int) -> list[
 def batches_to_run(batches: Sequence[Batch], done: Mapping[int, bool] | np.ndarray) -> list[Batch]:
     """Batches holding at least one operator that is not done yet."""
     return [b for b in batches if not all(bool(done[i]) for i in b.indices)]
+
+
+@attrs.frozen
+class Shard:
+    """Shard ``index`` of ``count`` (0-based): one contiguous slice of a run's batch list.
+
+    Batches are grouped by architecture, so a shard's operators are not a contiguous index range; slicing the
+    batch list keeps every operator in exactly the batch it has in an unsharded run (bit-identical data).
+    """
+
+    index: int
+    count: int
+
+    def __attrs_post_init__(self) -> None:
+        if self.count < 1:
+            raise PlanError(f"shard count must be >= 1: {self.index}/{self.count}")
+        if not 0 <= self.index < self.count:
+            raise PlanError(
+                f"shard {self.index}/{self.count} does not exist: the index must be 0..{self.count - 1} "
+                "(shards are numbered from 0)"
+            )
+
+    def __str__(self) -> str:
+        return f"{self.index}/{self.count}"
+
+    @classmethod
+    def parse(cls, text: str) -> Shard:
+        """``"2/8"`` → shard 2 of 8; :class:`PlanError` for anything else."""
+        index, sep, count = text.strip().partition("/")
+        if not sep or not index.strip().isdigit() or not count.strip().isdigit():
+            raise PlanError(f"a shard is written I/N (e.g. 0/4 for the first of four), got {text!r}")
+        return cls(int(index), int(count))
+
+
+def shard_batches(batches: Sequence[Batch], shard: Shard) -> list[Batch]:
+    """The batches of ``shard``: a contiguous slice of ``batches``, cut so that shards hold about the same
+    number of operators (a batch goes to the shard its first operator's position falls in)."""
+    total = sum(len(b.operators) for b in batches)
+    chosen, before = [], 0
+    for batch in batches:
+        if before * shard.count // max(total, 1) == shard.index:
+            chosen.append(batch)
+        before += len(batch.operators)
+    return chosen
