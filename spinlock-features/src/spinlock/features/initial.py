@@ -37,6 +37,7 @@ import torch
 from spinlock.core.features.family import FeatureColumns, FeatureInputs
 from spinlock.features.configs import InitialConfig
 from spinlock.features.plugin import INITIAL_VERSION
+from spinlock.features.quantiles import quantiles
 
 SPATIAL = (
     "mean",
@@ -78,20 +79,6 @@ def _check_ic(inputs: FeatureInputs) -> torch.Tensor:
     if u0.shape[1] < 1 or u0.shape[2] < 2 or u0.shape[3] < 2:
         raise ValueError(f"initial_condition needs C ≥ 1 and H, W ≥ 2, got shape {tuple(u0.shape)}")
     return u0
-
-
-def quantiles(x: torch.Tensor, qs: tuple[float, ...]) -> torch.Tensor:
-    """Linear-interpolated quantiles of the last axis (numpy's default method): ``(len(qs), *x.shape[:-1])``."""
-    n = x.shape[-1]
-    s = torch.sort(x, dim=-1).values
-    out = []
-    for q in qs:
-        pos = q * (n - 1)
-        lo = math.floor(pos)
-        hi = min(lo + 1, n - 1)
-        frac = pos - lo
-        out.append(s[..., lo] * (1.0 - frac) + s[..., hi] * frac)
-    return torch.stack(out)
 
 
 def _spatial(u: torch.Tensor) -> list[torch.Tensor]:

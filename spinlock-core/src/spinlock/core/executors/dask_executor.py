@@ -84,12 +84,16 @@ class DaskExecutor:
             else:
                 # The LocalCluster's scheduler lives in this process and reads the setting when it starts.
                 with dask.config.set({"distributed.scheduler.allowed-failures": config.allowed_failures}):
-                    self._cluster = distributed.LocalCluster(
-                        n_workers=config.workers or _cpu_count(),
-                        threads_per_worker=1,
-                        processes=True,
-                        dashboard_address=None,
-                    )
+                    import dask
+
+                    # read by each nanny when it is made, and used for every (re)spawn of its worker
+                    with dask.config.set({"distributed.nanny.pre-spawn-environ": _worker_environment()}):
+                        self._cluster = distributed.LocalCluster(
+                            n_workers=config.workers or _cpu_count(),
+                            threads_per_worker=1,
+                            processes=True,
+                            dashboard_address=None,
+                        )
                 self._client = distributed.Client(self._cluster)
         except (OSError, TimeoutError) as exc:
             self._shutdown()
@@ -150,6 +154,21 @@ class DaskExecutor:
             if outstanding:
                 client.cancel(list(outstanding.values()))
         return results
+
+
+#: Allocator settings of LocalCluster workers. Dask's nanny sets ``MALLOC_TRIM_THRESHOLD_=65536`` so that
+#: idle workers hand memory back; generation allocates and frees the same large buffers every batch, and
+#: with that setting each one goes back to the kernel and is faulted in again: workers ran at half the
+#: speed of the same work in one process (benchmarks/README.md). Keeping freed memory in the heap fixes it.
+WORKER_ALLOCATOR: dict[str, str] = {"MALLOC_TRIM_THRESHOLD_": "100000000000", "MALLOC_MMAP_MAX_": "0"}
+
+
+def _worker_environment() -> dict[str, Any]:
+    """Dask's pre-spawn environment with :data:`WORKER_ALLOCATOR` on top (a user's own environment still
+    wins: the nanny prefers variables already set in the OS)."""
+    import dask
+
+    return {**dask.config.get("distributed.nanny.pre-spawn-environ"), **WORKER_ALLOCATOR}
 
 
 def _completed(pending: Any) -> Iterator[Any]:

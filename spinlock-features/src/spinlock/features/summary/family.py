@@ -65,6 +65,7 @@ from spinlock.features.frames import (
     gradient_field,
     shared_frame_statistics,
 )
+from spinlock.features.quantiles import quantiles
 from spinlock.features.summary import series
 from spinlock.features.summary.config import SummaryConfig
 from spinlock.features.summary.registration import SUMMARY_VERSION
@@ -401,8 +402,7 @@ class _Statistics:
     def _quantile_stats(self) -> dict[str, torch.Tensor]:
         if "quantile_skew_final" not in self._cache:
             flat = self._final().flatten(-2)
-            levels = torch.tensor([0.05, 0.25, 0.5, 0.75, 0.95], dtype=flat.dtype, device=flat.device)
-            q05, q25, q50, q75, q95 = torch.quantile(flat, levels, dim=-1)
+            q05, q25, q50, q75, q95 = quantiles(flat, (0.05, 0.25, 0.5, 0.75, 0.95))
             iqr = q75 - q25 + self._final_scale_guard()
             self._cache["quantile_skew_final"] = (q75 + q25 - 2.0 * q50) / iqr
             self._cache["tail_weight_final"] = (q95 - q05) / iqr
