@@ -115,18 +115,35 @@ def test_report_in_headless_chromium(tokenized: dict[str, Path], tmp_path: Path)
         )
     page = tmp_path / "r.html"
     write_report(tokenized["dataset"], page, model=tokenized["model"])
+    source = page.read_text(encoding="utf-8")
     shot = tmp_path / "shot.png"
-    command = [
-        chromium,
-        "--headless",
-        "--disable-gpu",
-        "--no-sandbox",
-        "--hide-scrollbars",
-        "--window-size=1200,2400",
-        f"--screenshot={shot}",
-        page.resolve().as_uri(),
-    ]
-    subprocess.run(command, check=True, capture_output=True, timeout=120)
+    browser = [chromium, "--headless", "--disable-gpu", "--no-sandbox", "--enable-logging=stderr", "--v=0"]
+    shown = subprocess.run(
+        [
+            *browser,
+            "--hide-scrollbars",
+            "--window-size=1200,2400",
+            f"--screenshot={shot}",
+            page.resolve().as_uri(),
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    # the DOM as Chromium built it: every section and every embedded picture made it into the page
+    dom = subprocess.run(
+        [*browser, "--dump-dom", page.resolve().as_uri()],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert re.findall(r"<h2>(.*?)</h2>", dom.stdout) == list(SECTIONS)
+    assert len(IMAGE.findall(dom.stdout)) == len(IMAGE.findall(source)) >= 10
+    for log in (shown.stderr, dom.stderr):  # page errors reach stderr as CONSOLE / Uncaught lines
+        problems = [line for line in log.splitlines() if "CONSOLE" in line or "Uncaught" in line]
+        assert not problems, problems
     from PIL import Image
 
     with Image.open(shot) as image:
