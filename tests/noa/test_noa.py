@@ -200,13 +200,21 @@ def test_torch_cleaning_matches_the_numpy_cleaner(tokenizer: Tokenizer, dataset:
     X[:, 4] = X[:, 0] * 2 + 1e-9 * rng.normal(size=200)  # duplicate column
     X[:, 5] = 3.0  # constant column
     X[rng.random(X.shape) < 0.05] = np.nan
-    for config in (CleaningConfig(), CleaningConfig(normalization="robust", outlier_k=2.0)):
+    for config in (
+        CleaningConfig(),
+        CleaningConfig(normalization="robust", outlier_k=2.0),
+        CleaningConfig(power_transform=None),
+    ):
         cleaner = fit_cleaner(X, [f"c{i}" for i in range(6)], config)
         probe = X * 3.0
         probe[0, :] = [np.inf, -np.inf, np.nan, 1e30, -1e30, 0.0]
         expected = cleaner.transform(probe)
         got = TorchCleaner(cleaner)(torch.from_numpy(probe))
         np.testing.assert_allclose(got.numpy(), expected, rtol=1e-6, atol=1e-6)
+        # differentiable, with finite gradients on both sides of the Yeo–Johnson branches
+        inputs = torch.from_numpy(np.nan_to_num(X[1:50], nan=0.0)).requires_grad_(True)
+        TorchCleaner(cleaner)(inputs).sum().backward()
+        assert inputs.grad is not None and bool(torch.isfinite(inputs.grad).all())
     # and the tokenizer's own cleaning and scaling, on the dataset's features
     table = load_table(dataset, ("initial", "summary"), "temporal")
     static, temporal = tokenizer.inputs(table)

@@ -8,7 +8,7 @@ import json
 import numpy as np
 import pytest
 
-from spinlock.vqvae.cleaning import Cleaner, CleaningConfig, fit_cleaner
+from spinlock.vqvae.cleaning import Cleaner, CleaningConfig, fit_cleaner, yeo_johnson, yeo_johnson_inverse
 
 NAN, INF = np.nan, np.inf
 SIGMA = 1.4826 * 2.5  # robust std of 1..10 and of the outlier column below (MAD 2.5)
@@ -37,7 +37,7 @@ def hand_made() -> tuple[np.ndarray, list[str]]:
 
 def test_hand_made_columns_are_dropped_for_the_right_reason():
     X, names = hand_made()
-    cleaner = fit_cleaner(X, names, CleaningConfig(normalization="robust"))
+    cleaner = fit_cleaner(X, names, CleaningConfig(normalization="robust", power_transform=None))
     assert cleaner.kept_names == ("a", "outlier", "some_nan", "sparse")
     assert cleaner.report.dropped_by_reason() == {
         "nonfinite": ["mostly_nan", "all_nan"],
@@ -53,7 +53,7 @@ def test_hand_made_columns_are_dropped_for_the_right_reason():
 
 def test_robust_values_checked_by_hand():
     X, names = hand_made()
-    cleaner = fit_cleaner(X, names, CleaningConfig(normalization="robust"))
+    cleaner = fit_cleaner(X, names, CleaningConfig(normalization="robust", power_transform=None))
     np.testing.assert_allclose(cleaner.fill, [5.5, 5.5, 3.5, 0.0])
     np.testing.assert_allclose(cleaner.upper[:2], [5.5 + 5 * SIGMA] * 2)
     np.testing.assert_allclose(cleaner.scale[:3], [SIGMA, SIGMA, 1.4826 * 2.0])  # some_nan: MAD 2
@@ -91,7 +91,11 @@ def test_nan_policies():
 def test_switches_off():
     X, names = hand_made()
     cleaner = fit_cleaner(
-        X, names, CleaningConfig(correlation_threshold=None, outlier_k=None, variance_threshold=0.0)
+        X,
+        names,
+        CleaningConfig(
+            correlation_threshold=None, outlier_k=None, variance_threshold=0.0, power_transform=None
+        ),
     )
     assert cleaner.kept_names == ("a", "near_const", "dup", "neg_dup", "outlier", "some_nan", "sparse")
     assert np.all(np.isinf(cleaner.upper))
@@ -111,7 +115,7 @@ def test_correlation_threshold_keeps_the_first_of_a_group():
 
 def test_transform_replays_with_training_statistics():
     X, names = hand_made()
-    cleaner = fit_cleaner(X, names)
+    cleaner = fit_cleaner(X, names, CleaningConfig(power_transform=None))
     Z = cleaner.transform(X)
     # rows are independent of each other: a subset transforms to the subset
     np.testing.assert_array_equal(cleaner.transform(X[3:7]), Z[3:7])
@@ -123,6 +127,52 @@ def test_transform_replays_with_training_statistics():
     a = (np.clip(5.5, cleaner.lower[0], cleaner.upper[0]) - cleaner.centre[0]) / cleaner.scale[0]
     np.testing.assert_allclose(out[:3, 0], a, rtol=1e-6)
     assert out[3, 0] == pytest.approx((cleaner.upper[0] - cleaner.centre[0]) / cleaner.scale[0])
+
+
+# -- Yeo–Johnson power transform --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("lam", [-2.0, -0.5, 0.0, 0.5, 1.0, 2.0, 3.5])
+def test_yeo_johnson_matches_scipy_and_inverts(lam):
+    from scipy.stats import yeojohnson
+
+    u = np.random.default_rng(1).normal(size=(300, 1)) * 3.0
+    v = yeo_johnson(u, np.array([lam]))
+    np.testing.assert_allclose(v[:, 0], yeojohnson(u[:, 0], lam), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(yeo_johnson_inverse(v, np.array([lam])), u, rtol=1e-10, atol=1e-10)
+    assert np.all(np.diff(v[np.argsort(u[:, 0]), 0]) > 0)  # strictly monotone
+
+
+def test_power_transform_makes_scale_columns_symmetric_and_keeps_their_order():
+    """A log-normal 'spread' column (spanning decades) becomes nearly symmetric; ranks are unchanged."""
+    from scipy.stats import skew, spearmanr
+
+    rng = np.random.default_rng(0)
+    spread = np.exp(rng.normal(size=2000) * 1.5)
+    X = np.stack([spread, rng.normal(size=2000)], axis=1)
+    plain = fit_cleaner(X, ["spread", "normal"], CleaningConfig(power_transform=None)).transform(X)
+    fitted = fit_cleaner(X, ["spread", "normal"])
+    Z = fitted.transform(X)
+    assert abs(skew(plain[:, 0])) > 1.0  # capping alone leaves the tail
+    assert abs(skew(Z[:, 0])) < 0.3
+    assert spearmanr(Z[:, 0], plain[:, 0]).statistic == pytest.approx(1.0)  # same caps, same ranks
+    assert fitted.power_lambda is not None and abs(fitted.power_lambda[1] - 1.0) < 0.2  # normal: ~identity
+    np.testing.assert_allclose(Z.mean(axis=0), 0.0, atol=1e-6)
+    np.testing.assert_allclose(Z.std(axis=0), 1.0, atol=1e-5)
+    # inside the caps the inverse recovers the original units
+    inside = (X[:, 0] > fitted.lower[0]) & (X[:, 0] < fitted.upper[0])
+    np.testing.assert_allclose(fitted.inverse_transform(Z)[inside, 0], X[inside, 0], rtol=1e-4)
+
+
+def test_states_of_the_first_format_load_without_a_power_transform():
+    X, names = hand_made()
+    cleaner = fit_cleaner(X, names, CleaningConfig(power_transform=None))
+    state = cleaner.to_state()
+    state["format"] = "spinlock.vqvae.cleaner/1"
+    del state["power"], state["config"]["power_transform"]
+    old = Cleaner.from_state(state)
+    assert old.config.power_transform is None and old.power_lambda is None
+    np.testing.assert_array_equal(old.transform(X), cleaner.transform(X))
 
 
 def test_inverse_transform_returns_capped_original_units():

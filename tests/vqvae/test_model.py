@@ -79,6 +79,26 @@ def test_forward_shapes_and_losses() -> None:
         assert getattr(losses, name).requires_grad, name
 
 
+def test_each_category_trains_as_it_would_alone() -> None:
+    """A category's share of the loss is its column share times its own standalone loss, commitment
+    included: its gradients are the standalone ones scaled by size / D. (An unweighted commitment sum made
+    β act as β · D / size on a small category.)"""
+    torch.manual_seed(0)
+    joint = HierarchicalVQVAE([[0, 1], [2, 3, 4, 5, 6, 7, 8, 9]]).eval()
+    alone = HierarchicalVQVAE([[0, 1]]).eval()
+    own = {k: v for k, v in joint.state_dict().items() if k.split(".")[1:2] == ["0"]}
+    alone.load_state_dict(own, strict=False)
+    static = torch.randn(64, 10)
+    joint(static).losses.total.backward()
+    alone(static[:, :2]).losses.total.backward()
+    torch.testing.assert_close(joint.category_loss_weights, torch.tensor([2 / 10, 8 / 10]), rtol=0, atol=1e-7)
+    for (name, p_joint), (_, p_alone) in zip(
+        joint.static_encoders[0].named_parameters(), alone.static_encoders[0].named_parameters(), strict=True
+    ):
+        assert p_joint.grad is not None and p_alone.grad is not None
+        torch.testing.assert_close(p_joint.grad, 0.2 * p_alone.grad, msg=name)
+
+
 def test_reconstruction_keeps_the_input_column_order() -> None:
     """With identity-like linear encoders and decoders the reconstruction lands on the right columns."""
     config = VQVAEConfig(codebook_sizes=(2,), hidden_dims=(), latent_dim=2)

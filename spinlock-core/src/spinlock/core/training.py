@@ -9,12 +9,16 @@ inside the functions that need it.
 
 from __future__ import annotations
 
+import copy
 import math
 import os
 import warnings
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    import torch
 
 import numpy as np
 
@@ -51,6 +55,63 @@ def cosine_learning_rate(base: float, min_ratio: float, epoch: int, epochs: int)
     """Cosine decay from ``base`` at epoch 0 to ``min_ratio · base`` at the last epoch."""
     progress = epoch / max(1, epochs - 1)
     return base * (min_ratio + (1 - min_ratio) * 0.5 * (1 + math.cos(math.pi * progress)))
+
+
+class BestModelTracker:
+    """Early stopping and the best weights of a training run, resumable from its saved state.
+
+    After each epoch :meth:`update` takes the epoch's record and monitors ``val_total`` (``train_total``
+    when there is no validation split): a value below the best by more than a relative 1e-7 makes it the new
+    best and copies ``module``'s weights; otherwise the epoch is stale. :attr:`exhausted` turns true after
+    ``patience`` stale epochs in a row (never with ``patience`` 0). :meth:`state` and :meth:`resume` carry the
+    bookkeeping through a checkpoint, so a resumed run stops where the uninterrupted one would have.
+    """
+
+    def __init__(self, module: torch.nn.Module, patience: int) -> None:
+        self.module = module
+        self.patience = patience
+        self.history: list[dict[str, Any]] = []
+        self.best_loss = math.inf
+        self.best_epoch = -1
+        self.stale = 0
+        self.first_epoch = 0
+        self.best_weights: Mapping[str, torch.Tensor] = copy.deepcopy(module.state_dict())
+
+    def resume(self, state: Mapping[str, Any], best_weights: Mapping[str, torch.Tensor] | None) -> None:
+        """Continue from a :meth:`state` saved after epoch ``state["epoch"]``; ``best_weights`` are those
+        saved with the best epoch (``None`` keeps the current weights as the best so far)."""
+        self.history = list(state["history"])
+        self.best_loss = float(state["best_loss"])
+        self.best_epoch = int(state["best_epoch"])
+        self.stale = int(state["stale"])
+        self.first_epoch = int(state["epoch"]) + 1
+        if best_weights is not None:
+            self.best_weights = best_weights
+
+    @property
+    def exhausted(self) -> bool:
+        return bool(self.patience) and self.stale >= self.patience
+
+    def update(self, record: Mapping[str, Any]) -> bool:
+        """Record an epoch; ``True`` when it is the new best (its weights are then in :attr:`best_weights`)."""
+        self.history.append(dict(record))
+        monitored = float(record.get("val_total", record["train_total"]))
+        if self.best_epoch < 0 or monitored < self.best_loss - 1e-7 * abs(self.best_loss):
+            self.best_loss, self.best_epoch, self.stale = monitored, int(record["epoch"]), 0
+            self.best_weights = copy.deepcopy(self.module.state_dict())
+            return True
+        self.stale += 1
+        return False
+
+    def state(self, epoch: int) -> dict[str, Any]:
+        """The bookkeeping after ``epoch``, plain values for a checkpoint (see :meth:`resume`)."""
+        return {
+            "epoch": epoch,
+            "history": self.history,
+            "best_loss": self.best_loss,
+            "best_epoch": self.best_epoch,
+            "stale": self.stale,
+        }
 
 
 def seeded_split(

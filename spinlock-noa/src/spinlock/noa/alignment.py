@@ -34,11 +34,28 @@ from spinlock.vqvae.tokenizer import Tokenizer
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
-class TorchCleaner(nn.Module):
-    """:meth:`Cleaner.transform` in torch: keep columns, impute non-finite values, cap, normalise.
+def torch_yeo_johnson(u: torch.Tensor, lam: torch.Tensor) -> torch.Tensor:
+    """:func:`spinlock.vqvae.cleaning.yeo_johnson` in torch, differentiable in ``u`` ``(batch, columns)``.
 
-    ``(batch, D_in)`` → ``(batch, D_kept)`` float32, computed in float64 like the numpy original. Capping is a clamp (gradient 1 inside the caps, 0 outside);
-    imputed entries have no gradient. Statistics are buffers (they follow ``.to(device)``) and never train.
+    Each branch is evaluated on inputs clamped to its own side, so the branch not taken never produces a NaN
+    that would poison the gradient through ``torch.where``.
+    """
+    pos, neg = u.clamp(min=0.0), u.clamp(max=0.0)
+    safe_lam = torch.where(lam == 0, torch.ones_like(lam), lam)
+    up = torch.where(lam == 0, torch.log1p(pos), torch.expm1(lam * torch.log1p(pos)) / safe_lam)
+    mu = 2.0 - lam
+    safe_mu = torch.where(mu == 0, torch.ones_like(mu), mu)
+    down = torch.where(mu == 0, -torch.log1p(-neg), -torch.expm1(mu * torch.log1p(-neg)) / safe_mu)
+    return torch.where(u >= 0, up, down)
+
+
+class TorchCleaner(nn.Module):
+    """:meth:`Cleaner.transform` in torch: keep columns, impute non-finite values, cap, power-transform,
+    normalise.
+
+    ``(batch, D_in)`` → ``(batch, D_kept)`` float32, computed in float64 like the numpy original. Capping is a
+    clamp (gradient 1 inside the caps, 0 outside); imputed entries have no gradient. Statistics are buffers
+    (they follow ``.to(device)``) and never train.
     """
 
     kept_index: torch.Tensor
@@ -47,6 +64,9 @@ class TorchCleaner(nn.Module):
     upper: torch.Tensor
     centre: torch.Tensor
     scale: torch.Tensor
+    power_lambda: torch.Tensor
+    power_shift: torch.Tensor
+    power_scale: torch.Tensor
 
     def __init__(self, cleaner: Cleaner) -> None:
         super().__init__()
@@ -56,6 +76,12 @@ class TorchCleaner(nn.Module):
             self.register_buffer(
                 name, torch.as_tensor(np.asarray(getattr(cleaner, name)), dtype=torch.float64)
             )
+        self.has_power = cleaner.power_lambda is not None
+        if self.has_power:
+            for name in ("power_lambda", "power_shift", "power_scale"):
+                self.register_buffer(
+                    name, torch.as_tensor(np.asarray(getattr(cleaner, name)), dtype=torch.float64)
+                )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.ndim != 2 or x.shape[1] != self.n_features_in:
@@ -65,6 +91,8 @@ class TorchCleaner(nn.Module):
         kept = x.index_select(1, self.kept_index).double()
         kept = torch.where(torch.isfinite(kept), kept, self.fill)
         kept = torch.minimum(torch.maximum(kept, self.lower), self.upper)
+        if self.has_power:
+            kept = torch_yeo_johnson((kept - self.power_shift) / self.power_scale, self.power_lambda)
         z = (kept - self.centre) / self.scale
         return z.clamp(-_FLOAT32_MAX, _FLOAT32_MAX).float()
 

@@ -19,7 +19,6 @@ epoch, the batch, every loss term and the parameters whose gradients are not fin
 
 from __future__ import annotations
 
-import copy
 import json
 import math
 import shutil
@@ -37,6 +36,7 @@ from spinlock.core import distributed
 from spinlock.core.batching import GlobalBatchSampler, make_loader
 from spinlock.core.plugins import PluginManager
 from spinlock.core.training import (
+    BestModelTracker,
     EpochProgress,
     SilentProgress,
     cosine_learning_rate,
@@ -413,20 +413,12 @@ def _train_noa(
         shutil.copyfile(source, out / TOKENIZER_FILE)
     backbone.to(device)
     optimizer = torch.optim.AdamW(backbone.parameters(), lr=t.learning_rate, weight_decay=t.weight_decay)
-    history: list[dict[str, Any]] = []
-    best_loss, best_epoch, first_epoch, stale = math.inf, -1, 0, 0
-    best_weights = copy.deepcopy(backbone.state_dict())
+    tracker = BestModelTracker(backbone, t.patience)
     if state is not None:
         optimizer.load_state_dict(state["optimizer"])
-        history = list(state["history"])
-        best_loss, best_epoch, stale = (
-            float(state["best_loss"]),
-            int(state["best_epoch"]),
-            int(state["stale"]),
+        tracker.resume(
+            state, load_checkpoint(out / MODEL_FILE).weights if (out / MODEL_FILE).exists() else None
         )
-        first_epoch = int(state["epoch"]) + 1
-        if (out / MODEL_FILE).exists():
-            best_weights = load_checkpoint(out / MODEL_FILE).weights
 
     def save(path: Path, weights: Mapping[str, torch.Tensor], training: Mapping[str, Any] | None) -> None:
         save_checkpoint(
@@ -444,10 +436,10 @@ def _train_noa(
         batches, sampler, num_workers=t.num_workers, pin_memory=device.type == "cuda" and t.num_workers > 0
     )
     stopped_early = False
-    progress.start(t.epochs, first_epoch)
+    progress.start(t.epochs, tracker.first_epoch)
     try:
-        for epoch in range(first_epoch, t.epochs):
-            if t.patience and stale >= t.patience:
+        for epoch in range(tracker.first_epoch, t.epochs):
+            if tracker.exhausted:
                 stopped_early = True
                 break
             seed = epoch_seed(t.seed, epoch)
@@ -480,41 +472,26 @@ def _train_noa(
                 )
             # rank 0's record decides for everyone, so no rank can take another early-stopping branch
             record = distributed.broadcast_object(record)
-            monitored = record.get("val_total", record["train_total"])
-            if best_epoch < 0 or monitored < best_loss - 1e-7 * abs(best_loss):
-                best_loss, best_epoch, stale = monitored, epoch, 0
-                best_weights = copy.deepcopy(backbone.state_dict())
-                if ctx.is_main:
-                    save(out / MODEL_FILE, best_weights, None)
-            else:
-                stale += 1
-            history.append(record)
-            training_state = {
-                "epoch": epoch,
-                "optimizer": optimizer.state_dict(),
-                "history": history,
-                "best_loss": best_loss,
-                "best_epoch": best_epoch,
-                "stale": stale,
-                "rows": rows,
-            }
+            if tracker.update(record) and ctx.is_main:
+                save(out / MODEL_FILE, tracker.best_weights, None)
+            training_state = {**tracker.state(epoch), "optimizer": optimizer.state_dict(), "rows": rows}
             if ctx.is_main:
                 save(out / LAST_FILE, backbone.state_dict(), training_state)
-                (out / "history.json").write_text(json.dumps(history, indent=1))
+                (out / "history.json").write_text(json.dumps(tracker.history, indent=1))
             progress.epoch(record)
     finally:
         progress.stop()
         if isinstance(batches, TrajectoryDataset):
             batches.close()
     if ctx.is_main:
-        (out / "history.json").write_text(json.dumps(history, indent=1))
+        (out / "history.json").write_text(json.dumps(tracker.history, indent=1))
         (out / "config.yaml").write_text(config_yaml)
-    backbone.load_state_dict(best_weights)
+    backbone.load_state_dict(tracker.best_weights)
     backbone.eval()
     return TrainResult(
         backbone=backbone,
-        history=history,
-        best_epoch=best_epoch,
+        history=tracker.history,
+        best_epoch=tracker.best_epoch,
         stopped_early=stopped_early,
         seconds=time.perf_counter() - began,
         train_rows=data.rows[train_index],

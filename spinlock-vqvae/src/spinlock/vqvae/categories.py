@@ -96,7 +96,7 @@ class CategoryConfig:
 
     n_categories: int | None = attrs.field(default=None, validator=_optional_at_least_one)
     min_categories: int = attrs.field(default=8, validator=_int_at_least(2))
-    max_categories: int = attrs.field(default=15, validator=_int_at_least(2))
+    max_categories: int = attrs.field(default=24, validator=_int_at_least(2))
     min_size: int = attrs.field(default=3, validator=_int_at_least(1))
     linkage: Linkage = attrs.field(default="complete", validator=_check_linkage)
     method: Literal["silhouette"] = attrs.field(default="silhouette", validator=one_of("silhouette"))

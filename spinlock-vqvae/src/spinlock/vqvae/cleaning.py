@@ -10,12 +10,20 @@
    ``variance_threshold`` times the column's magnitude ``max |x|`` (a relative test, so a column of values
    near 1e6 with float32 rounding noise is constant and a column of genuine variation near 1e-9 is not).
 4. **Outlier caps** ``median ± outlier_k · σ̂`` with the robust standard deviation σ̂ (below).
-5. **Duplicates**: Pearson correlation of the imputed, capped columns (what the model will see, up to an
-   affine map); walking the columns in order, a column whose ``|r| ≥ correlation_threshold`` with an earlier
-   *kept* column is dropped as its duplicate, so of each group the first column survives.
-6. **Normalisation** of the kept columns: ``"standard"`` centres on the mean and scales by the standard
-   deviation of the imputed, capped training column (training output has mean 0 and std 1 exactly);
-   ``"robust"`` centres on the median and scales by σ̂.
+5. **Power transform** (``power_transform="yeo-johnson"``, the default): each capped column, first put on
+   a robust scale ``u = (x − median) / σ̂``, goes through the Yeo–Johnson transform ``ψ_λ(u)`` whose ``λ``
+   maximises the Gaussian likelihood of the training values (``scipy.stats.yeojohnson_normmax``, clipped to
+   [−2, 4]). Many features are scales or rates spanning decades (a spread across realizations follows the
+   log-uniform noise scale), and after standardisation such a column is a spike with a long tail: a squared
+   error, a k-means codebook and a correlation are all dominated by the few tail samples. The transform is
+   monotone, so Spearman correlations (category discovery) are unchanged; ``None`` skips it.
+6. **Duplicates**: Pearson correlation of the imputed, capped (and transformed) columns (what the model
+   will see, up to an affine map); walking the columns in order, a column whose ``|r| ≥
+   correlation_threshold`` with an earlier *kept* column is dropped as its duplicate, so of each group the
+   first column survives.
+7. **Normalisation** of the kept columns: ``"standard"`` centres on the mean and scales by the standard
+   deviation of the training column after the steps above (training output has mean 0 and std 1 exactly);
+   ``"robust"`` centres on the median and scales by the robust standard deviation.
 
 The robust standard deviation σ̂ of a column is ``1.4826 · MAD`` (consistent with the standard deviation
 for Gaussian data); where the MAD vanishes (a column that is mostly one value, such as a rare flag) it falls
@@ -50,10 +58,15 @@ __all__ = [
 MAD_TO_STD = 1.4826
 #: IQR → standard deviation for Gaussian data
 IQR_TO_STD = 1.349
-_STATE_FORMAT = "spinlock.vqvae.cleaner/1"
+_STATE_FORMAT = "spinlock.vqvae.cleaner/2"
+#: states written before the power transform existed; they load as ``power_transform=None``
+_OLD_STATE_FORMATS = ("spinlock.vqvae.cleaner/1",)
+#: the Yeo–Johnson λ is clipped to this range (beyond it the transform of a capped column is extreme)
+LAMBDA_RANGE = (-2.0, 4.0)
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 NanPolicy = Literal["median", "drop_column"]
+PowerTransform = Literal["yeo-johnson"]
 Normalization = Literal["standard", "robust"]
 DropReason = Literal["nonfinite", "constant", "duplicate"]
 
@@ -95,6 +108,7 @@ class CleaningConfig:
     :param outlier_k: cap every column to ``median ± outlier_k · σ̂`` (σ̂ the robust standard deviation).
         5 robust standard deviations touch about 6e-7 of Gaussian data while taming heavy tails (an
         exploding rollout's 1e30 energy); ``None`` disables capping.
+    :param power_transform: ``"yeo-johnson"`` (per-column, λ fitted by maximum likelihood) or ``None``.
     :param normalization: ``"standard"`` (mean, standard deviation) or ``"robust"`` (median, σ̂).
     """
 
@@ -103,6 +117,9 @@ class CleaningConfig:
     variance_threshold: float = attrs.field(default=1e-6, converter=float, validator=_relative_tolerance)
     correlation_threshold: float | None = attrs.field(default=0.99, validator=_optional_correlation)
     outlier_k: float | None = attrs.field(default=5.0, validator=_optional_positive)
+    power_transform: PowerTransform | None = attrs.field(
+        default="yeo-johnson", validator=attrs.validators.optional(one_of("yeo-johnson"))
+    )
     normalization: Normalization = attrs.field(default="standard", validator=one_of("standard", "robust"))
 
     def to_dict(self) -> dict[str, Any]:
@@ -179,6 +196,51 @@ class CleaningReport:
         )
 
 
+def yeo_johnson(u: np.ndarray, lam: np.ndarray) -> np.ndarray:
+    """The Yeo–Johnson transform ``ψ_λ(u)`` of ``u`` ``(samples, columns)`` with one ``λ`` per column.
+
+    ``((u + 1)^λ − 1) / λ`` for ``u ≥ 0`` (``log1p(u)`` at λ = 0) and ``−((1 − u)^(2−λ) − 1) / (2 − λ)`` for
+    ``u < 0`` (``−log1p(−u)`` at λ = 2): monotone, continuous, the identity at λ = 1.
+    """
+    u = np.asarray(u, dtype=np.float64)
+    lam = np.broadcast_to(np.asarray(lam, dtype=np.float64), u.shape[-1:])
+    pos, neg = np.maximum(u, 0.0), np.minimum(u, 0.0)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        up = np.where(lam == 0.0, np.log1p(pos), np.expm1(lam * np.log1p(pos)) / np.where(lam == 0, 1, lam))
+        mu = 2.0 - lam
+        down = np.where(mu == 0.0, -np.log1p(-neg), -np.expm1(mu * np.log1p(-neg)) / np.where(mu == 0, 1, mu))
+    return np.where(u >= 0, up, down)
+
+
+def yeo_johnson_inverse(v: np.ndarray, lam: np.ndarray) -> np.ndarray:
+    """The inverse of :func:`yeo_johnson` (values outside the transform's range map to ±inf)."""
+    v = np.asarray(v, dtype=np.float64)
+    lam = np.broadcast_to(np.asarray(lam, dtype=np.float64), v.shape[-1:])
+    pos, neg = np.maximum(v, 0.0), np.minimum(v, 0.0)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        up = np.where(lam == 0.0, np.expm1(pos), np.expm1(np.log1p(lam * pos) / np.where(lam == 0, 1, lam)))
+        mu = 2.0 - lam
+        down = np.where(mu == 0.0, -np.expm1(-neg), -np.expm1(np.log1p(-mu * neg) / np.where(mu == 0, 1, mu)))
+    out = np.where(v >= 0, up, down)
+    return np.where(np.isnan(out), np.where(v >= 0, np.inf, -np.inf), out)
+
+
+def _fit_lambdas(u: np.ndarray) -> np.ndarray:
+    """Maximum-likelihood Yeo–Johnson λ of each column of ``u`` ``(samples, columns)``, clipped to
+    :data:`LAMBDA_RANGE`."""
+    from scipy.stats import yeojohnson_normmax
+
+    lambdas = np.empty(u.shape[1])
+    with np.errstate(all="ignore"):
+        for j in range(u.shape[1]):
+            try:
+                lambdas[j] = float(yeojohnson_normmax(u[:, j]))
+            except (ValueError, FloatingPointError, RuntimeError):
+                lambdas[j] = 1.0  # the optimiser failed (e.g. a two-valued column): leave it as it is
+    lambdas = np.where(np.isfinite(lambdas), lambdas, 1.0)
+    return np.clip(lambdas, *LAMBDA_RANGE)
+
+
 def _vector(value: Any, length: int, what: str) -> np.ndarray:
     array = np.asarray(value, dtype=np.float64)
     if array.shape != (length,):
@@ -198,9 +260,12 @@ class Cleaner:
     :param fill: imputation value (training median) per kept column.
     :param lower: lower cap per kept column (``-inf`` without capping).
     :param upper: upper cap per kept column (``+inf`` without capping).
-    :param centre: subtracted after capping.
+    :param centre: subtracted after capping (and the power transform).
     :param scale: divides after centring (always > 0).
     :param report: what was dropped and why.
+    :param power_lambda: Yeo–Johnson λ per kept column, or ``None`` without the power transform.
+    :param power_shift: with ``power_lambda``, the column medians subtracted before it.
+    :param power_scale: with ``power_lambda``, the robust standard deviations dividing before it.
     """
 
     config: CleaningConfig
@@ -212,6 +277,9 @@ class Cleaner:
     centre: np.ndarray
     scale: np.ndarray
     report: CleaningReport
+    power_lambda: np.ndarray | None = None
+    power_shift: np.ndarray | None = None
+    power_scale: np.ndarray | None = None
 
     def __attrs_post_init__(self) -> None:
         d_in, d_kept = len(self.names), len(self.kept_index)
@@ -225,6 +293,12 @@ class Cleaner:
         for what in ("fill", "centre"):
             if not np.all(np.isfinite(getattr(self, what))):
                 raise ValueError(f"every {what} value must be finite")
+        power = [part for part in (self.power_lambda, self.power_shift, self.power_scale) if part is not None]
+        if power:
+            if len(power) < 3 or any(np.shape(part) != (d_kept,) for part in power):
+                raise ValueError(f"power_lambda, power_shift and power_scale must all have shape ({d_kept},)")
+            if not all(np.all(np.isfinite(part)) for part in power) or not np.all(power[2] > 0):
+                raise ValueError("the power transform's values must be finite, with scales > 0")
 
     @property
     def kept_names(self) -> tuple[str, ...]:
@@ -254,7 +328,7 @@ class Cleaner:
             )
         kept = X[:, self.kept_index]
         kept = np.where(np.isfinite(kept), kept, self.fill)
-        kept = np.clip(kept, self.lower, self.upper)
+        kept = self._power(np.clip(kept, self.lower, self.upper))
         Z = (kept - self.centre) / self.scale
         # Without capping a finite float64 can still overflow float32.
         return np.clip(Z, -_FLOAT32_MAX, _FLOAT32_MAX).astype(np.float32)
@@ -262,12 +336,21 @@ class Cleaner:
     def inverse_transform(self, Z: Any) -> np.ndarray:
         """Map cleaned values ``(samples, D_kept)`` back to original units, float64 ``(samples, D_kept)``.
 
-        Undoes the normalisation only: capped values stay capped and dropped columns stay dropped.
+        Undoes the normalisation and the power transform: capped values stay capped and dropped columns stay
+        dropped.
         """
         Z = _as_matrix(Z, "Z")
         if Z.shape[1] != self.n_features_out:
             raise ValueError(f"Z has {Z.shape[1]} columns but the cleaner keeps {self.n_features_out}")
-        return Z * self.scale + self.centre
+        values = Z * self.scale + self.centre
+        if self.power_lambda is None:
+            return values
+        return yeo_johnson_inverse(values, self.power_lambda) * self.power_scale + self.power_shift
+
+    def _power(self, capped: np.ndarray) -> np.ndarray:
+        if self.power_lambda is None:
+            return capped
+        return yeo_johnson((capped - self.power_shift) / self.power_scale, self.power_lambda)
 
     def to_state(self) -> dict[str, Any]:
         """A dict of plain Python values (str, int, float, None, lists, dicts); :meth:`from_state` inverts it.
@@ -287,19 +370,29 @@ class Cleaner:
             "centre": self.centre.tolist(),
             "scale": self.scale.tolist(),
             "report": self.report.to_dict(),
+            "power": None
+            if self.power_lambda is None
+            else {
+                "lambda": self.power_lambda.tolist(),
+                "shift": self.power_shift.tolist(),  # type: ignore[union-attr]
+                "scale": self.power_scale.tolist(),  # type: ignore[union-attr]
+            },
         }
 
     @classmethod
     def from_state(cls, state: Mapping[str, Any]) -> Cleaner:
         """Rebuild a cleaner from :meth:`to_state` output (numpy arrays or CPU tensors also accepted)."""
-        if state.get("format") != _STATE_FORMAT:
+        if state.get("format") not in (_STATE_FORMAT, *_OLD_STATE_FORMATS):
             raise ValueError(
                 f"not a cleaner state: format {state.get('format')!r}, expected {_STATE_FORMAT!r}"
             )
         missing = {"config", "names", "kept_index", "fill", "centre", "scale", "report"} - set(state)
         if missing:
             raise ValueError(f"cleaner state is missing {sorted(missing)}")
-        config = CleaningConfig(**state["config"])
+        config_data = dict(state["config"])
+        if state["format"] in _OLD_STATE_FORMATS:
+            config_data.setdefault("power_transform", None)
+        config = CleaningConfig(**config_data)
         kept_index = np.asarray(state["kept_index"], dtype=np.int64).reshape(-1)
         n = len(kept_index)
         if config.outlier_k is None:
@@ -316,7 +409,18 @@ class Cleaner:
             centre=_vector(state["centre"], n, "centre"),
             scale=_vector(state["scale"], n, "scale"),
             report=CleaningReport.from_dict(state["report"]),
+            **_power_state(state.get("power"), n),
         )
+
+
+def _power_state(power: Any, n: int) -> dict[str, np.ndarray | None]:
+    if power is None:
+        return {"power_lambda": None, "power_shift": None, "power_scale": None}
+    return {
+        "power_lambda": _vector(power["lambda"], n, "power.lambda"),
+        "power_shift": _vector(power["shift"], n, "power.shift"),
+        "power_scale": _vector(power["scale"], n, "power.scale"),
+    }
 
 
 def _as_matrix(X: Any, what: str) -> np.ndarray:
@@ -425,6 +529,11 @@ def fit_cleaner(X: Any, names: Sequence[str], config: CleaningConfig | None = No
         lower, upper = median - config.outlier_k * sigma, median + config.outlier_k * sigma
 
     values = np.clip(np.where(finite[:, alive], X[:, alive], median), lower, upper)
+    lambdas: np.ndarray | None = None
+    if config.power_transform == "yeo-johnson":
+        u = (values - median) / sigma
+        lambdas = _fit_lambdas(u)
+        values = yeo_johnson(u, lambdas)
     mean = values.mean(axis=0)
     spread = values.std(axis=0)
 
@@ -453,11 +562,22 @@ def fit_cleaner(X: Any, names: Sequence[str], config: CleaningConfig | None = No
         alive, median, sigma, lower, upper, mean, spread = (
             a[keep] for a in (alive, median, sigma, lower, upper, mean, spread)
         )
+        values = values[:, keep]
+        lambdas = None if lambdas is None else lambdas[keep]
 
     if config.normalization == "standard":
         centre, scale = mean, spread
-    else:
+    elif lambdas is None:
         centre, scale = median, sigma
+    else:  # the robust statistics of the transformed values
+        centre = np.median(values, axis=0)
+        scale = _robust_std(
+            np.median(np.abs(values - centre), axis=0),
+            np.subtract(*np.quantile(values, [0.75, 0.25], axis=0)),
+            values.std(axis=0),
+            np.abs(values).max(axis=0),
+            tolerance,
+        )
     # Unreachable for columns that passed the constant test, kept as a guard against division by zero.
     scale = np.where(scale > 0, scale, 1.0)
 
@@ -485,4 +605,7 @@ def fit_cleaner(X: Any, names: Sequence[str], config: CleaningConfig | None = No
         centre=centre,
         scale=scale,
         report=report,
+        power_lambda=lambdas,
+        power_shift=None if lambdas is None else median,
+        power_scale=None if lambdas is None else sigma,
     )

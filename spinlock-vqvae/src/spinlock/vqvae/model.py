@@ -62,7 +62,9 @@ class QuantizeOutput(NamedTuple):
     :param quantized: one ``(batch, latent_c)`` tensor per category: the sum of its levels' codewords, with
         the straight-through gradient of the latent.
     :param codes: ``(batch, n, L)`` long.
-    :param commitment_loss: scalar, summed over categories and levels.
+    :param commitment_loss: scalar, summed over categories and levels (unweighted by category; the
+        training loss weighs each category's term, see :attr:`HierarchicalVQVAE.category_loss_weights`).
+    :param category_commitment: ``(n,)`` each category's commitment loss, summed over its levels.
     :param perplexity: ``(n, L)`` batch perplexity of each codebook (no gradient).
     :param codewords: one ``(batch, L, latent_c)`` tensor per category: the codeword chosen at each level
         (no gradient).
@@ -71,6 +73,7 @@ class QuantizeOutput(NamedTuple):
     quantized: tuple[torch.Tensor, ...]
     codes: torch.Tensor
     commitment_loss: torch.Tensor
+    category_commitment: torch.Tensor
     perplexity: torch.Tensor
     codewords: tuple[torch.Tensor, ...]
 
@@ -286,6 +289,7 @@ class HierarchicalVQVAE(nn.Module):
 
     category_columns: torch.Tensor
     category_offsets: torch.Tensor
+    category_loss_weights: torch.Tensor
     _inverse_columns: torch.Tensor
 
     def __init__(
@@ -378,6 +382,17 @@ class HierarchicalVQVAE(nn.Module):
                 ema_warmup=cfg.ema_warmup,
             )
             for latent in self.latent_dims
+        )
+        # Each category's commitment term gets the weight its reconstruction has in the loss (static
+        # category c: reconstruction_weight · size_c / D_static, since the static MSE is a mean over all
+        # columns; TEMPORAL: temporal_weight), so every category trades reconstruction against commitment
+        # as it would alone. An unweighted sum made β act as β · D_static / size_c on a small category:
+        # 12.6 instead of 0.25 for 11 of 555 columns, pinning its encoder to the codebook.
+        weights = [cfg.reconstruction_weight * size / max(self.static_dim, 1) for size in self.category_sizes]
+        if temporal_dim is not None:
+            weights.append(cfg.temporal_weight)
+        self.register_buffer(
+            "category_loss_weights", torch.tensor(weights, dtype=torch.float32), persistent=False
         )
         self.register_load_state_dict_pre_hook(self._check_partition_on_load)
 
@@ -539,10 +554,12 @@ class HierarchicalVQVAE(nn.Module):
         outputs = [
             quantizer(latent) for quantizer, latent in zip(self.residual_quantizers, latents, strict=True)
         ]
+        category_commitment = torch.stack([out.commitment_loss for out in outputs])
         return QuantizeOutput(
             quantized=tuple(out.quantized for out in outputs),
             codes=torch.stack([out.codes for out in outputs], 1),
-            commitment_loss=torch.stack([out.commitment_loss for out in outputs]).sum(),
+            commitment_loss=category_commitment.sum(),
+            category_commitment=category_commitment,
             perplexity=torch.stack([out.perplexity for out in outputs]),
             codewords=tuple(out.codewords for out in outputs),
         )
@@ -609,6 +626,9 @@ class HierarchicalVQVAE(nn.Module):
             static_rec, temporal_rec, static, temporal
         )
         orthogonality = self.orthogonality_loss(latents) if cfg.orthogonality_weight > 0 else zero
+        commitment = (
+            self.category_loss_weights.to(quantized.category_commitment) * quantized.category_commitment
+        ).sum()
         prefix = (
             self._prefix_reconstruction_loss(latents, quantized.codewords, static, temporal)
             if cfg.prefix_reconstruction_weight > 0 and self.n_levels > 1
@@ -617,7 +637,7 @@ class HierarchicalVQVAE(nn.Module):
         total = (
             cfg.reconstruction_weight * reconstruction
             + cfg.temporal_weight * temporal_loss
-            + quantized.commitment_loss
+            + commitment
             + cfg.prefix_reconstruction_weight * prefix
             + cfg.orthogonality_weight * orthogonality
         )
@@ -632,7 +652,7 @@ class HierarchicalVQVAE(nn.Module):
                 total=total,
                 reconstruction=reconstruction,
                 temporal_reconstruction=temporal_loss,
-                commitment=quantized.commitment_loss,
+                commitment=commitment,
                 prefix_reconstruction=prefix,
                 orthogonality=orthogonality,
             ),

@@ -116,7 +116,7 @@ class VQVAEConfig:
     )
     latent_dim: int | None = attrs.field(default=None, validator=_check_latent_dim)
     hidden_dims: tuple[int, ...] = attrs.field(
-        default=(64, 64), converter=_int_tuple, validator=_check_hidden_dims
+        default=(128, 128), converter=_int_tuple, validator=_check_hidden_dims
     )
     activation: str = attrs.field(default="gelu", validator=_one_of(ACTIVATIONS))
     commitment_weight: float = attrs.field(default=0.25, validator=_NON_NEGATIVE)
@@ -135,7 +135,7 @@ class VQVAEConfig:
     reconstruction_weight: float = attrs.field(default=1.0, validator=_NON_NEGATIVE)
     temporal_weight: float = attrs.field(default=1.0, validator=_NON_NEGATIVE)
     orthogonality_weight: float = attrs.field(default=0.0, validator=_NON_NEGATIVE)
-    prefix_reconstruction_weight: float = attrs.field(default=1.0, validator=_NON_NEGATIVE)
+    prefix_reconstruction_weight: float = attrs.field(default=0.3, validator=_NON_NEGATIVE)
 
     @property
     def n_levels(self) -> int:

@@ -17,9 +17,7 @@ epoch and the loss terms.
 
 from __future__ import annotations
 
-import copy
 import json
-import math
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -33,6 +31,7 @@ from torch.utils.data import Dataset
 from spinlock.core import distributed
 from spinlock.core.batching import GlobalBatchSampler, make_loader
 from spinlock.core.training import (
+    BestModelTracker,
     EpochProgress,
     SilentProgress,
     cosine_learning_rate,
@@ -261,20 +260,11 @@ def _train_tokenizer(
     model.to(device)
     static, temporal = tokenizer.inputs(table)
     optimizer = torch.optim.AdamW(model.parameters(), lr=t.learning_rate, weight_decay=t.weight_decay)
-    history: list[dict[str, Any]] = []
-    best_loss, best_epoch, first_epoch, stale = math.inf, -1, 0, 0
-    best_weights = copy.deepcopy(model.state_dict())
+    tracker = BestModelTracker(model, t.patience)
     if state is not None:
         optimizer.load_state_dict(state["optimizer"])
-        history = list(state["history"])
-        best_loss, best_epoch, stale = (
-            float(state["best_loss"]),
-            int(state["best_epoch"]),
-            int(state["stale"]),
-        )
-        first_epoch = int(state["epoch"]) + 1
-        best_weights = (
-            load_checkpoint(out / MODEL_FILE).weights if (out / MODEL_FILE).exists() else best_weights
+        tracker.resume(
+            state, load_checkpoint(out / MODEL_FILE).weights if (out / MODEL_FILE).exists() else None
         )
     if t.compile:
         model.compile_networks()
@@ -302,10 +292,10 @@ def _train_tokenizer(
         else None
     )
     stopped_early = False
-    progress.start(t.epochs, first_epoch)
+    progress.start(t.epochs, tracker.first_epoch)
     try:
-        for epoch in range(first_epoch, t.epochs):
-            if t.patience and stale >= t.patience:
+        for epoch in range(tracker.first_epoch, t.epochs):
+            if tracker.exhausted:
                 stopped_early = True
                 break
             torch.manual_seed(epoch_seed(t.seed, epoch))
@@ -351,22 +341,11 @@ def _train_tokenizer(
                 )
             # rank 0's record decides for everyone, so no rank can take another early-stopping branch
             record = distributed.broadcast_object(record)
-            monitored = record.get("val_total", record["train_total"])
-            if best_epoch < 0 or monitored < best_loss - 1e-7 * abs(best_loss):
-                best_loss, best_epoch, stale = monitored, epoch, 0
-                best_weights = copy.deepcopy(model.state_dict())
-                if ctx.is_main:
-                    _save(out / MODEL_FILE, config_yaml, provenance, tokenizer, best_weights, None)
-            else:
-                stale += 1
-            history.append(record)
+            if tracker.update(record) and ctx.is_main:
+                _save(out / MODEL_FILE, config_yaml, provenance, tokenizer, tracker.best_weights, None)
             training_state = {
-                "epoch": epoch,
+                **tracker.state(epoch),
                 "optimizer": optimizer.state_dict(),
-                "history": history,
-                "best_loss": best_loss,
-                "best_epoch": best_epoch,
-                "stale": stale,
                 "n_samples": len(table),
             }
             if ctx.is_main:
@@ -378,16 +357,16 @@ def _train_tokenizer(
         if isinstance(loader.dataset, FeatureDataset):
             loader.dataset.close()
     if ctx.is_main:
-        (out / "history.json").write_text(json.dumps(history, indent=1))
+        (out / "history.json").write_text(json.dumps(tracker.history, indent=1))
         (out / "config.yaml").write_text(config_yaml)
-    model.load_state_dict(best_weights)
+    model.load_state_dict(tracker.best_weights)
     model.eval()
     return TrainResult(
         tokenizer=tokenizer,
         train_index=train_index,
         validation_index=val_index,
-        history=history,
-        best_epoch=best_epoch,
+        history=tracker.history,
+        best_epoch=tracker.best_epoch,
         stopped_early=stopped_early,
         seconds=time.perf_counter() - began,
     )
