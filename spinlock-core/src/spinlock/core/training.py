@@ -60,16 +60,18 @@ def cosine_learning_rate(base: float, min_ratio: float, epoch: int, epochs: int)
 class BestModelTracker:
     """Early stopping and the best weights of a training run, resumable from its saved state.
 
-    After each epoch :meth:`update` takes the epoch's record and monitors ``val_total`` (``train_total``
-    when there is no validation split): a value below the best by more than a relative 1e-7 makes it the new
-    best and copies ``module``'s weights; otherwise the epoch is stale. :attr:`exhausted` turns true after
+    After each epoch :meth:`update` takes the epoch's record and monitors ``val_<monitor>``
+    (``train_<monitor>`` when there is no validation split; ``monitor`` is ``"total"`` unless given): a value
+    below the best by more than a relative 1e-7 makes it the new best and copies ``module``'s weights;
+    otherwise the epoch is stale. :attr:`exhausted` turns true after
     ``patience`` stale epochs in a row (never with ``patience`` 0). :meth:`state` and :meth:`resume` carry the
     bookkeeping through a checkpoint, so a resumed run stops where the uninterrupted one would have.
     """
 
-    def __init__(self, module: torch.nn.Module, patience: int) -> None:
+    def __init__(self, module: torch.nn.Module, patience: int, monitor: str = "total") -> None:
         self.module = module
         self.patience = patience
+        self.monitor = monitor
         self.history: list[dict[str, Any]] = []
         self.best_loss = math.inf
         self.best_epoch = -1
@@ -95,7 +97,7 @@ class BestModelTracker:
     def update(self, record: Mapping[str, Any]) -> bool:
         """Record an epoch; ``True`` when it is the new best (its weights are then in :attr:`best_weights`)."""
         self.history.append(dict(record))
-        monitored = float(record.get("val_total", record["train_total"]))
+        monitored = float(record.get(f"val_{self.monitor}", record[f"train_{self.monitor}"]))
         if self.best_epoch < 0 or monitored < self.best_loss - 1e-7 * abs(self.best_loss):
             self.best_loss, self.best_epoch, self.stale = monitored, int(record["epoch"]), 0
             self.best_weights = copy.deepcopy(self.module.state_dict())

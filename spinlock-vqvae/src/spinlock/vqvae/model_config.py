@@ -135,7 +135,7 @@ class VQVAEConfig:
     reconstruction_weight: float = attrs.field(default=1.0, validator=_NON_NEGATIVE)
     temporal_weight: float = attrs.field(default=1.0, validator=_NON_NEGATIVE)
     orthogonality_weight: float = attrs.field(default=0.0, validator=_NON_NEGATIVE)
-    prefix_reconstruction_weight: float = attrs.field(default=0.3, validator=_NON_NEGATIVE)
+    prefix_reconstruction_weight: float = attrs.field(default=1.0, validator=_NON_NEGATIVE)
 
     @property
     def n_levels(self) -> int:

@@ -6,7 +6,8 @@
 2. cleaning and normalisation fitted on the training samples (re-applied identically everywhere after);
 3. category discovery on the cleaned training columns;
 4. the TEMPORAL scaler fitted on the training samples;
-5. AdamW with a cosine schedule, gradient clipping and early stopping on the validation loss; the best
+5. AdamW with a cosine schedule, gradient clipping and early stopping on the validation reconstruction
+   objective (``VQVAELosses.objective``: the loss without its commitment regulariser); the best
    model goes to ``model.pt``, the latest state (optimizer, schedule, history) to ``last.pt`` after every
    epoch, so ``resume=True`` continues the same run: the batch order and every random draw of epoch e are
    seeded by (seed, e), so an interrupted and resumed run reproduces the uninterrupted loss curve.
@@ -260,7 +261,7 @@ def _train_tokenizer(
     model.to(device)
     static, temporal = tokenizer.inputs(table)
     optimizer = torch.optim.AdamW(model.parameters(), lr=t.learning_rate, weight_decay=t.weight_decay)
-    tracker = BestModelTracker(model, t.patience)
+    tracker = BestModelTracker(model, t.patience, monitor="objective")
     if state is not None:
         optimizer.load_state_dict(state["optimizer"])
         tracker.resume(
