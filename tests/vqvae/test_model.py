@@ -74,6 +74,8 @@ def test_forward_shapes_and_losses() -> None:
         + model.config.prefix_reconstruction_weight * losses.prefix_reconstruction
     )
     torch.testing.assert_close(losses.total, expected_total)
+    # early stopping monitors the reconstruction terms alone
+    torch.testing.assert_close(losses.objective, expected_total - losses.commitment)
     assert float(losses.orthogonality) == 0.0  # weight 0: not computed
     for name in ("total", "reconstruction", "commitment", "prefix_reconstruction"):
         assert getattr(losses, name).requires_grad, name

@@ -94,9 +94,8 @@ class VQVAELosses(NamedTuple):
         only when its weight is positive).
     :param objective: the weighted reconstruction terms alone (``total`` without commitment and
         orthogonality): what early stopping and the best checkpoint monitor. The commitment loss is a
-        regulariser measured in latent units; it grows as the latents spread out during training while the
-        reconstructions still improve, so monitoring ``total`` stopped training early (on 4,096 operators
-        the best ``total`` came at epoch 62 while the reconstruction error was still falling at epoch 82).
+        regulariser in latent units that grows as the latents spread out while the reconstructions still
+        improve, so monitoring ``total`` stopped training early (docs/vqvae.md).
     """
 
     total: torch.Tensor
