@@ -75,6 +75,21 @@ def test_tokens_recover_planted_structure_and_checkpoint_round_trips(tmp_path: P
     ]
     history = json.loads((tmp_path / "history.json").read_text())
     assert history[-1]["train_total"] < history[0]["train_total"]
+    # the best checkpoint is the epoch with the lowest validation reconstruction objective (not total loss)
+    objective = [record["val_objective"] for record in history]
+    assert result.best_epoch == int(np.argmin(objective))
+    for record in history:
+        assert record["val_objective"] == pytest.approx(
+            record["val_total"] - record["val_commitment"], rel=1e-5
+        )
+
+
+def test_progress_line_shows_the_monitored_objective() -> None:
+    from spinlock.vqvae.cli import _describe_epoch
+
+    record = {"train_total": 2.0, "train_objective": 1.5, "val_total": 3.0, "val_objective": 2.5}
+    assert _describe_epoch(record) == "objective: train 1.5000 · val 2.5000"
+    assert _describe_epoch({"train_total": 2.0}) == "total: train 2.0000"  # a history from before
 
 
 class _StopAfter:

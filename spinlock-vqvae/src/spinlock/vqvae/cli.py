@@ -15,9 +15,12 @@ from spinlock.core.cli.errors import fail
 
 
 def _describe_epoch(record: Any) -> str:
-    text = f"train {record['train_total']:.4f}"
-    if "val_total" in record:
-        text += f" · val {record['val_total']:.4f}"
+    """The progress bar's text: the reconstruction objective that early stopping monitors (the whole loss
+    for a history written before the objective was recorded)."""
+    key = "objective" if "train_objective" in record else "total"
+    text = f"{key}: train {record[f'train_{key}']:.4f}"
+    if f"val_{key}" in record:
+        text += f" · val {record[f'val_{key}']:.4f}"
     return text
 
 
