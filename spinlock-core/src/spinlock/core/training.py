@@ -63,9 +63,9 @@ class BestModelTracker:
     After each epoch :meth:`update` takes the epoch's record and monitors ``val_<monitor>``
     (``train_<monitor>`` when there is no validation split; ``monitor`` is ``"total"`` unless given): a value
     below the best by more than a relative 1e-7 makes it the new best and copies ``module``'s weights;
-    otherwise the epoch is stale. :attr:`exhausted` turns true after
-    ``patience`` stale epochs in a row (never with ``patience`` 0). :meth:`state` and :meth:`resume` carry the
-    bookkeeping through a checkpoint, so a resumed run stops where the uninterrupted one would have.
+    otherwise the epoch is stale. :attr:`exhausted` turns true after ``patience`` stale epochs in a row
+    (never with ``patience`` 0). :meth:`state` and :meth:`resume` carry the bookkeeping through a checkpoint,
+    so a resumed run stops where the uninterrupted one would have.
     """
 
     def __init__(self, module: torch.nn.Module, patience: int, monitor: str = "total") -> None:
