@@ -96,6 +96,65 @@ def test_small_clusters_are_merged_into_the_most_correlated_one():
     assert kept.categories[-1].indices == (15, 16)
 
 
+def nested(seed: int = 0, n: int = 600) -> tuple[np.ndarray, list[str], np.ndarray]:
+    """A 30-column cluster of three 10-column sub-groups (one shared factor plus a sub-factor each), and two
+    independent 5-column groups. Returns X, names and the finest true group (0–2 inside the big cluster)."""
+    rng = np.random.default_rng(seed)
+    shared = rng.normal(size=n)
+    columns, truth = [], []
+    for sub in range(3):
+        own = rng.normal(size=n)
+        columns += [shared + 0.3 * own + 0.5 * rng.normal(size=n) for _ in range(10)]
+        truth += [sub] * 10
+    for group in (3, 4):
+        factor = rng.normal(size=n)
+        columns += [factor + 0.3 * rng.normal(size=n) for _ in range(5)]
+        truth += [group] * 5
+    order = rng.permutation(len(columns))
+    X = np.stack(columns, axis=1)[:, order]
+    return X, [f"c{j}" for j in order], np.asarray(truth)[order]
+
+
+def test_large_categories_are_split_along_their_leaf_order():
+    X, names, truth = nested()
+    search = {"min_categories": 2, "max_categories": 6}
+    whole = discover_categories(X, names, CategoryConfig(max_size=None, **search))
+    big = truth <= 2
+    assert whole.n_categories == 3
+    assert adjusted_rand_score(np.where(big, 0, truth), whole.labels()) == 1.0
+
+    capped = discover_categories(X, names, CategoryConfig(max_size=10, **search))
+    assert capped.n_categories == 5
+    assert max(len(c.indices) for c in capped.categories) <= 10
+    # the three parts of the split are the planted sub-groups, and the small groups are untouched
+    assert adjusted_rand_score(truth, capped.labels()) == 1.0
+    assert capped.scores == whole.scores  # the cap follows the choice of k
+    assert capped.silhouette is not None and capped.silhouette < whole.silhouette  # type: ignore[operator]
+    assert capped == discover_categories(X, names, CategoryConfig(max_size=10, **search))
+    # the parts remember their cluster, in the state too; a state without clusters still loads
+    parts = [capped.category_clusters[p] for p in capped.labels()[big]]
+    assert len(set(parts)) == 1 and sorted(capped.category_clusters).count(parts[0]) == 3
+    assert [d["cluster"] for d in capped.describe()] == list(capped.category_clusters)
+    state = json.loads(json.dumps(capped.to_state()))
+    assert CategoryMap.from_state(state) == capped
+    del state["clusters"]
+    assert CategoryMap.from_state(state).category_clusters == tuple(range(5))
+
+    # ⌈30 / 12⌉ = 3 near-equal parts
+    sizes = sorted(
+        len(c.indices)
+        for c in discover_categories(X, names, CategoryConfig(max_size=12, **search)).categories
+    )
+    assert sizes == [5, 5, 10, 10, 10]
+
+
+def test_a_fixed_number_of_categories_is_not_split():
+    X, names, truth = nested()
+    fixed = discover_categories(X, names, CategoryConfig(n_categories=3, max_size=10))
+    assert fixed.n_categories == 3
+    assert adjusted_rand_score(np.where(truth <= 2, 0, truth), fixed.labels()) == 1.0
+
+
 def test_names_come_from_family_and_representative_member():
     X, names, truth = planted()
     result = discover_categories(X, names, CategoryConfig(n_categories=4))
@@ -161,6 +220,10 @@ def test_config_validation():
         CategoryConfig(n_categories=0)
     with pytest.raises(ValueError, match="min_size"):
         CategoryConfig(min_size=0)
+    with pytest.raises(ValueError, match=r"'max_size' \(5\) must be at least 2 × 'min_size' \(3\)"):
+        CategoryConfig(max_size=5)
+    with pytest.raises(ValueError, match="max_size"):
+        CategoryConfig(max_size=0)
 
 
 def test_bad_inputs():

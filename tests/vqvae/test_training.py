@@ -9,7 +9,7 @@ import attrs
 import numpy as np
 import pytest
 import torch
-from sklearn.metrics import adjusted_rand_score
+from sklearn.metrics import adjusted_rand_score, r2_score
 from typer.testing import CliRunner
 
 from spinlock.core.cli.app import build_app
@@ -20,6 +20,7 @@ from spinlock.vqvae.checkpoint import CheckpointError, load_checkpoint
 from spinlock.vqvae.config import FamiliesConfig, TokenizerConfig, TrainingConfig
 from spinlock.vqvae.data import table_from_arrays
 from spinlock.vqvae.model_config import VQVAEConfig
+from spinlock.vqvae.report import tokenizer_metrics
 from spinlock.vqvae.tokenizer import Tokenizer
 from spinlock.vqvae.training import TrainingError, train_tokenizer
 
@@ -68,6 +69,20 @@ def test_tokens_recover_planted_structure_and_checkpoint_round_trips(tmp_path: P
     assert best >= 0.9, best
     loaded = Tokenizer.load(tmp_path)
     np.testing.assert_array_equal(loaded.tokenize(table), ids)
+    # the reported R² against sklearn's pooled (variance-weighted) R²
+    held_out = table.take(result.validation_index)
+    static, temporal = result.tokenizer.inputs(held_out)
+    rec_static, rec_temporal = result.tokenizer.reconstruct(held_out)
+    series = temporal.numpy()
+    reconstruction = tokenizer_metrics(result.tokenizer, table, result.validation_index)["reconstruction"]
+    for key, x, x_hat in [
+        ("overall", static.numpy(), rec_static),
+        ("temporal", series.reshape(len(series), -1), rec_temporal.reshape(len(series), -1)),
+        ("temporal_time_mean", series.mean(axis=1), rec_temporal.mean(axis=1)),
+    ]:
+        assert reconstruction[key] == pytest.approx(
+            r2_score(x, x_hat, multioutput="variance_weighted"), abs=1e-5
+        )
     checkpoint = load_checkpoint(tmp_path / "model.pt")
     assert "families" in checkpoint.config_yaml and checkpoint.tokenizer_state["temporal_names"] == [
         "sin",

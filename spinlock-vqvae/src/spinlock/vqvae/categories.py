@@ -18,6 +18,18 @@ Method (:func:`discover_categories`):
    smaller ``k``.
 5. Categories smaller than ``min_size`` are merged, smallest first, into the category with the highest mean
    ``|r|`` to their members.
+6. Categories larger than ``max_size`` are split into ``⌈size / max_size⌉`` near-equal runs of their own
+   dendrogram's (optimal) leaf order, so each part holds columns the tree placed next to each other. Cutting
+   the subtree instead peels off many small groups first: inside a large, uniformly correlated cluster the
+   tree is a chain, not a few balanced branches. The split follows the choice of ``k`` (the silhouette
+   measures the correlation structure; the cap is a capacity rule) and costs silhouette, since the parts of
+   one cluster are as correlated with each other as within themselves.
+
+Why a size cap: every category is described by the same number of tokens (3 levels of ~24 codes, about 14
+bits), so a category holding half of all columns is described as coarsely as one holding four. On the
+SUMMARY features, the spread-across-realizations columns (``*_std``, ``*_cv``) are all mutually correlated
+and form one cluster of ~300 columns, which then held most of the reconstruction error
+(docs/vqvae.md, "Reconstruction").
 
 Categories are ordered by their first column, and each is named after its most common family and its
 representative member (the member of that family with the highest mean ``|r|`` to the other members),
@@ -27,7 +39,7 @@ e.g. ``"summary:energy_mean"``. The whole procedure is deterministic.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Literal, NamedTuple
 
 import attrs
@@ -84,6 +96,9 @@ class CategoryConfig:
     :param max_categories: largest ``k`` of the automatic search. The range is clamped to what ``D``
         columns allow: at most ``D − 1`` (silhouette needs it) and at most ``D // min_size``.
     :param min_size: categories with fewer columns are merged into their most correlated neighbour.
+    :param max_size: categories with more columns are split along their own subtree (automatic search
+        only: a fixed ``n_categories`` is kept as given); ``None`` turns the cap off. At least
+        ``2 · min_size``.
     :param linkage: ``"complete"`` (default: its clusters have a bounded diameter, so one large loosely
         correlated group does not swallow the others as it does with ``"average"`` on SUMMARY), ``"average"``
         or ``"single"``.
@@ -98,6 +113,7 @@ class CategoryConfig:
     min_categories: int = attrs.field(default=8, validator=_int_at_least(2))
     max_categories: int = attrs.field(default=24, validator=_int_at_least(2))
     min_size: int = attrs.field(default=3, validator=_int_at_least(1))
+    max_size: int | None = attrs.field(default=40, validator=_optional_at_least_one)
     linkage: Linkage = attrs.field(default="complete", validator=_check_linkage)
     method: Literal["silhouette"] = attrs.field(default="silhouette", validator=one_of("silhouette"))
     correlation: Literal["spearman", "pearson"] = attrs.field(
@@ -111,6 +127,15 @@ class CategoryConfig:
             raise ValueError(
                 f"'min_categories' ({self.min_categories}) must be <= 'max_categories' ({self.max_categories})"
             )
+        if self.max_size is not None and self.max_size < 2 * self.min_size:
+            raise ValueError(
+                f"'max_size' ({self.max_size}) must be at least 2 × 'min_size' ({self.min_size}), so that a "
+                "split category can have two parts"
+            )
+
+
+def _int_tuple(values: Iterable[int]) -> tuple[int, ...]:
+    return tuple(int(v) for v in values)
 
 
 class Category(NamedTuple):
@@ -147,6 +172,8 @@ class CategoryMap:
     :param silhouette: silhouette of the final partition on ``1 − |r|``; ``None`` when undefined (a single
         category, or every category a singleton) or not computed.
     :param scores: the automatic search: ``(k, categories after merging, silhouette or None)`` per ``k``.
+    :param clusters: the correlation cluster of each category: categories split by ``max_size`` share
+        one; clusters are numbered in category order. Empty means every category is its own cluster.
     """
 
     names: tuple[str, ...]
@@ -156,6 +183,7 @@ class CategoryMap:
     linkage: str = "given"
     silhouette: float | None = None
     scores: tuple[tuple[int, int, float | None], ...] = ()
+    clusters: tuple[int, ...] = attrs.field(default=(), converter=_int_tuple)
 
     def __attrs_post_init__(self) -> None:
         d = len(self.names)
@@ -175,6 +203,13 @@ class CategoryMap:
             seen.extend(category.indices)
         if sorted(seen) != list(range(d)):
             raise ValueError(f"categories must hold each of the {d} columns exactly once")
+        if self.clusters and len(self.clusters) != len(self.categories):
+            raise ValueError(f"{len(self.clusters)} clusters for {len(self.categories)} categories")
+
+    @property
+    def category_clusters(self) -> tuple[int, ...]:
+        """The correlation cluster of each category (``clusters``, or one cluster per category)."""
+        return self.clusters or tuple(range(len(self.categories)))
 
     @property
     def n_categories(self) -> int:
@@ -209,8 +244,9 @@ class CategoryMap:
                 "indices": list(c.indices),
                 "members": list(c.members),
                 "families": dict(Counter(self.families[i] for i in c.indices)),
+                "cluster": cluster,
             }
-            for c in self.categories
+            for c, cluster in zip(self.categories, self.category_clusters, strict=True)
         ]
 
     def to_state(self) -> dict[str, Any]:
@@ -224,6 +260,7 @@ class CategoryMap:
             "linkage": self.linkage,
             "silhouette": self.silhouette,
             "scores": [[int(k), int(m), s] for k, m, s in self.scores],
+            "clusters": [int(c) for c in self.clusters],
         }
 
     @classmethod
@@ -253,6 +290,7 @@ class CategoryMap:
             scores=tuple(
                 (int(k), int(m), None if s is None else float(s)) for k, m, s in state.get("scores", [])
             ),
+            clusters=tuple(int(c) for c in state.get("clusters", [])),
         )
 
     @classmethod
@@ -357,6 +395,29 @@ def _merge_small(groups: list[list[int]], abs_corr: np.ndarray, min_size: int) -
     return groups
 
 
+def _split_large(groups: list[list[int]], distance: np.ndarray, config: CategoryConfig) -> list[list[int]]:
+    """Split each group above ``config.max_size`` into ``⌈size / max_size⌉`` runs of near-equal length of
+    its dendrogram leaf order (its own linkage, optimally ordered), so each part is a run of neighbouring
+    leaves: columns the tree placed together stay together."""
+    max_size = config.max_size
+    if max_size is None or all(len(g) <= max_size for g in groups):
+        return groups
+    from scipy.cluster.hierarchy import leaves_list, linkage, optimal_leaf_ordering
+    from scipy.spatial.distance import squareform
+
+    out: list[list[int]] = []
+    for group in groups:
+        if len(group) <= max_size:
+            out.append(group)
+            continue
+        condensed = squareform(distance[np.ix_(group, group)], checks=False)
+        tree = optimal_leaf_ordering(linkage(condensed, method=config.linkage), condensed)
+        order = leaves_list(tree)
+        parts = -(-len(group) // max_size)
+        out.extend([group[i] for i in run] for run in np.array_split(order, parts))
+    return _canonical(out)
+
+
 def _silhouette(distance: np.ndarray, groups: Sequence[Sequence[int]]) -> float | None:
     d = distance.shape[0]
     if not 2 <= len(groups) <= d - 1:
@@ -458,6 +519,14 @@ def discover_categories(
             groups = best[1] if best is not None else [list(range(d))]
 
     groups = _canonical(groups)
+    clusters: tuple[int, ...] = ()
+    if config.n_categories is None and config.max_size is not None:
+        cluster_of_column = np.empty(d, dtype=np.int64)
+        for position, group in enumerate(groups):
+            cluster_of_column[group] = position
+        groups = _split_large(groups, distance, config)
+        first_seen: dict[int, int] = {}
+        clusters = tuple(first_seen.setdefault(int(cluster_of_column[g[0]]), len(first_seen)) for g in groups)
     labels = _name_categories(groups, names, column_families, abs_corr)
     categories = tuple(
         Category(label, tuple(group), tuple(names[i] for i in group))
@@ -471,4 +540,5 @@ def discover_categories(
         linkage=config.linkage,
         silhouette=_silhouette(distance, groups),
         scores=tuple(scores),
+        clusters=clusters,
     )

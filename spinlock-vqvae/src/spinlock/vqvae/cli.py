@@ -123,7 +123,11 @@ def _headline(report: dict[str, Any], output: Path) -> str:
     lines = [
         f"{output}: {len(report['codebooks'])} token categories, best epoch {report['training']['best_epoch']}",
         f"  reconstruction R² {_score(rec['overall'])} (static)"
-        + (f", {_score(rec['temporal'])} (temporal)" if rec.get("temporal") is not None else ""),
+        + (
+            f", {_score(rec['temporal'])} (temporal; its time mean {_score(rec.get('temporal_time_mean'))})"
+            if rec.get("temporal") is not None
+            else ""
+        ),
         f"  coarse-level perplexity ≥ {report['coarse_perplexity_min_share']:.0%} of the codebook size",
         f"  metrics: {output / 'metrics.json'}, report: {output / 'report.txt'}",
     ]

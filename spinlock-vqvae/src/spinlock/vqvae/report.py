@@ -2,7 +2,8 @@
 
 Computed on the held-out samples (all samples when there is no validation split):
 
-- ``reconstruction``: R² of the static features overall, per category (pooled) and of TEMPORAL;
+- ``reconstruction``: R² of the static features overall, per category (pooled), of TEMPORAL (every step)
+  and of TEMPORAL's time mean;
 - ``codebooks``: per category and level, utilisation, perplexity (and its share of the codebook size) and
   dead codes — perplexity exposes collapse that utilisation hides (the reference's BUG-22);
 - ``token_clusters``: silhouette and Davies–Bouldin of each category's coarse tokens in that category's
@@ -56,9 +57,11 @@ def tokenizer_metrics(
     reconstruction = metrics.reconstruction_r2(z, rec_static, cmap)
     reconstruction.pop("per_column")
     if temporal is not None and rec_temporal is not None:
-        reconstruction["temporal"] = _r2(
-            temporal.cpu().numpy().reshape(len(z), -1), rec_temporal.reshape(len(z), -1)
-        )
+        series = temporal.cpu().numpy()
+        reconstruction["temporal"] = _r2(series.reshape(len(z), -1), rec_temporal.reshape(len(z), -1))
+        # the level of each TEMPORAL feature, without its per-step course (the reference's static vector
+        # held only this time mean)
+        reconstruction["temporal_time_mean"] = _r2(series.mean(axis=1), rec_temporal.mean(axis=1))
 
     codebooks: dict[str, Any] = {}
     for k, name in enumerate(names):
