@@ -80,7 +80,8 @@ def main() -> None:
     print(f"  ratio VQ-VAE / plain autoencoder                 {result.seconds / reference:8.2f}")
     rec = metrics["reconstruction"]
     print(
-        f"  held-out R² static {rec['overall']:.3f}, temporal {rec.get('temporal') or float('nan'):.3f}; "
+        f"  held-out R² static {rec['overall']:.3f}, temporal {rec.get('temporal') or float('nan'):.3f} "
+        f"(time mean {rec.get('temporal_time_mean') or float('nan'):.3f}); "
         f"coarse perplexity ≥ {metrics['coarse_perplexity_min_share']:.0%} of the codebook size; "
         f"{len(metrics['codebooks'])} categories"
     )
