@@ -96,9 +96,9 @@ class CategoryConfig:
     :param max_categories: largest ``k`` of the automatic search. The range is clamped to what ``D``
         columns allow: at most ``D − 1`` (silhouette needs it) and at most ``D // min_size``.
     :param min_size: categories with fewer columns are merged into their most correlated neighbour.
-    :param max_size: categories with more columns are split along their own subtree (automatic search
-        only: a fixed ``n_categories`` is kept as given); ``None`` turns the cap off. At least
-        ``2 · min_size``.
+    :param max_size: categories with more columns are split into runs of their own dendrogram's leaf
+        order (automatic search only: a fixed ``n_categories`` is kept as given); ``None`` turns the cap
+        off. At least ``2 · min_size``.
     :param linkage: ``"complete"`` (default: its clusters have a bounded diameter, so one large loosely
         correlated group does not swallow the others as it does with ``"average"`` on SUMMARY), ``"average"``
         or ``"single"``.
