@@ -102,7 +102,7 @@ def test_two_ranks_keep_identical_weights_and_codebooks(runs: dict[str, Path], t
     tokenizer = Tokenizer.load(runs["k2"] / "k2")
     table = load_table(tiny, ("summary",), "temporal")
     ids = tokenizer.tokenize(table)
-    assert ids.shape == (len(table), 2, 2) and ids.min() >= 0
+    assert ids.shape == (len(table), len(tokenizer.category_names), 2) and ids.min() >= 0
     assert len(json.loads((runs["k2"] / "k2" / "history.json").read_text())) == 3
 
 
@@ -154,7 +154,7 @@ def _fitted_feature_dataset(path: Path) -> tuple[Any, Any]:
     )
     table = load_table(path, ("summary",), "temporal")
     train, _ = split_indices(len(table), 0.25, 0)
-    cleaner, _, scaler = fit_preprocessing(table, config, train)
+    cleaner, _, scaler, _ = fit_preprocessing(table, config, train)
     dataset = FeatureDataset(path, ("summary",), "temporal", table.rows, FeatureTransform(cleaner, scaler))
     expected = (cleaner.transform(table.static), scaler.transform(table.temporal))  # type: ignore[union-attr,arg-type]
     return dataset, expected

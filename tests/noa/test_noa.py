@@ -318,12 +318,15 @@ def test_training_beats_predicting_u0_forever(trained: Any) -> None:
 def test_predict_reports_errors_and_tokens(trained: Any, dataset: Path, manager: Any) -> None:
     out, result = trained
     agent = load_agent(out)
+    assert agent.tokenizer.temporal_categories is not None
+    assert agent.tokenizer.temporal_categories.n_categories >= 2  # the alignment covers grouped TEMPORAL
     rows = [int(r) for r in result.validation_rows[:2]]
     report = predict(agent, dataset, rows, manager)
     assert [r["index"] for r in report["operators"]] == rows
     for item in report["operators"]:
         assert item["trajectory"]["scaled_mse"] < item["trajectory"]["persistence_scaled_mse"]
-        assert np.asarray(item["tokens"]["true"]).shape == (3, 3)
+        # two static categories (fixed) + the TEMPORAL categories discovered, three levels each
+        assert np.asarray(item["tokens"]["true"]).shape == (len(agent.tokenizer.category_names), 3)
         assert 0.0 <= item["tokens"]["agreement_with_true"]["all"] <= 1.0
 
 

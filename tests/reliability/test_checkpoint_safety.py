@@ -55,7 +55,17 @@ def _valid_payload_bytes(tmp: Path) -> bytes:
     return path.read_bytes()
 
 
-def _ours(fmt: str, version: Any = 1, **payload: Any) -> bytes:
+VQVAE_VERSION = vqvae_checkpoint.FORMAT_VERSION
+
+
+def _ours(fmt: str, version: Any = None, **payload: Any) -> bytes:
+    """A payload of format ``fmt`` at ``version`` (default: the version its reader expects)."""
+    if version is None:
+        version = (
+            vqvae_checkpoint.FORMAT_VERSION
+            if fmt == vqvae_checkpoint.FORMAT
+            else noa_checkpoint.FORMAT_VERSION
+        )
     return _torch_bytes({"format": fmt, "format_version": version, **payload})
 
 
@@ -105,7 +115,14 @@ def test_bad_files_are_refused_by_every_loader(tmp_path: Path, marker: Path, kin
 @pytest.mark.parametrize(
     ("make", "fragment"),
     [
-        (lambda: _ours(vqvae_checkpoint.FORMAT, 2), "format version 2 is newer than this reader's (1)"),
+        (
+            lambda: _ours(vqvae_checkpoint.FORMAT, VQVAE_VERSION + 1),
+            f"format version {VQVAE_VERSION + 1} is newer than this reader's ({VQVAE_VERSION})",
+        ),
+        (
+            lambda: _ours(vqvae_checkpoint.FORMAT, 1),
+            "format version 1 was written by an older spinlock-vqvae",
+        ),
         (lambda: _ours(vqvae_checkpoint.FORMAT, "1"), "format version '1' is newer"),
         (lambda: _ours(noa_checkpoint.FORMAT), "not a Spinlock VQ-VAE checkpoint"),  # the agent's, not ours
         (lambda: _ours(vqvae_checkpoint.FORMAT), "incomplete or damaged checkpoint"),  # no config_yaml

@@ -8,7 +8,13 @@ import numpy as np
 import pytest
 from sklearn.metrics import adjusted_rand_score
 
-from spinlock.vqvae.categories import CategoryConfig, CategoryMap, discover_categories
+from spinlock.vqvae.categories import (
+    TEMPORAL_CATEGORY,
+    CategoryConfig,
+    CategoryMap,
+    discover_categories,
+    discover_temporal_categories,
+)
 
 
 def planted(
@@ -240,3 +246,65 @@ def test_bad_inputs():
         discover_categories(X, names[:-1])
     with pytest.raises(ValueError, match="2-D"):
         discover_categories(X[:, 0], names[:1])
+
+
+# -- TEMPORAL categories -------------------------------------------------------------------------------------
+
+
+def planted_series(steps: int = 5, seed: int = 0) -> tuple[np.ndarray, list[str], np.ndarray]:
+    """``(samples, steps, features)`` whose time means follow :func:`planted`'s groups, each column with its
+    own course over time, and plain column names (as the TEMPORAL family has)."""
+    X, _, truth = planted(seed=seed)
+    rng = np.random.default_rng(seed + 1)
+    course = 1.0 + 0.5 * np.sin(np.linspace(0, 3, steps)[None, :, None] + rng.uniform(0, 6, X.shape[1]))
+    series = X[:, None, :] * course + 0.1 * rng.normal(size=(X.shape[0], steps, X.shape[1]))
+    return series, [f"feature_{i}" for i in range(X.shape[1])], truth
+
+
+def test_temporal_categories_recover_groups_planted_in_the_time_means():
+    series, names, truth = planted_series()
+    # a fixed static count does not apply to TEMPORAL: its number is searched
+    config = CategoryConfig(n_categories=9, min_categories=2, max_categories=10)
+    result = discover_temporal_categories(series, names, config)
+    assert result.n_categories == 4
+    assert adjusted_rand_score(truth, result.labels()) == 1.0
+    assert all(name.startswith("temporal:feature_") for name in result.category_names)
+    assert set(result.families) == {"temporal"}
+    assert discover_temporal_categories(series, names, config) == result  # deterministic
+    assert CategoryMap.from_state(json.loads(json.dumps(result.to_state()))) == result
+
+
+def test_columns_with_a_constant_time_mean_join_the_smallest_category():
+    series, names, truth = planted_series()
+    keep = np.flatnonzero(truth != 3)[:-2]  # groups of 6, 6 and 4 columns
+    constant = np.zeros((series.shape[0], series.shape[1], 1))
+    constant[:, 1] = 1.0  # varies over time, but its time mean is the same for every sample
+    values = np.concatenate([series[:, :, keep], constant], axis=2)
+    result = discover_temporal_categories(
+        values, [*[names[i] for i in keep], "flat"], CategoryConfig(min_categories=2)
+    )
+    assert result.n_categories == 3
+    sizes = sorted(len(category.indices) for category in result.categories)
+    assert sizes == [5, 6, 6]
+    smallest = min(result.categories, key=lambda category: len(category.indices))
+    assert "flat" in smallest.members
+    firsts = [category.indices[0] for category in result.categories]
+    assert firsts == sorted(firsts)
+
+
+@pytest.mark.parametrize(
+    ("config", "columns"),
+    [(CategoryConfig(temporal="single"), 24), (CategoryConfig(), 1), (CategoryConfig(), 2)],
+)
+def test_one_temporal_category_when_asked_or_when_too_few_columns(config, columns):
+    series, names, _ = planted_series()
+    result = discover_temporal_categories(series[:, :, :columns], names[:columns], config)
+    assert result.category_names == (TEMPORAL_CATEGORY,)
+    assert result.categories[0].indices == tuple(range(columns))
+
+
+def test_temporal_categories_bad_input():
+    with pytest.raises(ValueError, match="must be 3-D"):
+        discover_temporal_categories(np.zeros((4, 3)), ["a", "b", "c"])
+    with pytest.raises(ValueError, match="temporal"):
+        CategoryConfig(temporal="split")

@@ -272,6 +272,69 @@ def test_temporal_only_model() -> None:
     assert float(out.losses.reconstruction) == 0.0
 
 
+TEMPORAL_GROUPS = [[0, 3], [1, 2, 4]]
+
+
+def test_temporal_categories_each_get_their_own_tokens() -> None:
+    torch.manual_seed(0)
+    model = HierarchicalVQVAE(
+        [[0, 1], [2]], temporal_dim=5, config=SMALL, temporal_categories=TEMPORAL_GROUPS
+    )
+    assert model.category_names == ("category_0", "category_1", "temporal_0", "temporal_1")
+    assert model.latent_dims[2:] == (derived_latent_dim(2), derived_latent_dim(3))
+    # each category's commitment is weighted like its share of its reconstruction term
+    torch.testing.assert_close(model.category_loss_weights, torch.tensor([2 / 3, 1 / 3, 2 / 5, 3 / 5]))
+    static, temporal = torch.randn(64, 3), torch.randn(64, 6, 5)
+    out = model(static, temporal)
+    assert out.codes.shape == (64, 4, 3)
+    out.losses.total.backward()
+    for name, parameter in model.named_parameters():
+        assert parameter.grad is not None and bool((parameter.grad != 0).any()), name
+
+    model.eval()
+    changed = temporal.clone()
+    changed[:, :, TEMPORAL_GROUPS[1]] += torch.randn(64, 6, 3)
+    before, after = model.tokenize(static, temporal), model.tokenize(static, changed)
+    assert torch.equal(before[:, :3], after[:, :3])  # temporal_0 reads columns 0 and 3 only
+    assert not torch.equal(before[:, 3], after[:, 3])
+    codes = before.clone()
+    codes[:, 3] = (codes[:, 3] + 1) % 6
+    _, original = model.decode_codes(before, time_steps=6)
+    _, recoded = model.decode_codes(codes, time_steps=6)
+    assert original is not None and recoded is not None
+    torch.testing.assert_close(original[:, :, TEMPORAL_GROUPS[0]], recoded[:, :, TEMPORAL_GROUPS[0]])
+    assert not torch.allclose(original[:, :, TEMPORAL_GROUPS[1]], recoded[:, :, TEMPORAL_GROUPS[1]])
+
+
+def test_temporal_partition_is_saved_and_checked_on_load() -> None:
+    model = HierarchicalVQVAE([[0]], temporal_dim=5, temporal_categories=TEMPORAL_GROUPS)
+    args = json.loads(json.dumps(model.constructor_args()))
+    assert args["temporal_categories"] == TEMPORAL_GROUPS
+    rebuilt = HierarchicalVQVAE.from_constructor_args(args)
+    rebuilt.load_state_dict(model.state_dict())
+    assert HierarchicalVQVAE([[0]], temporal_dim=5).constructor_args()["temporal_categories"] == [
+        [0, 1, 2, 3, 4]
+    ]
+    other = HierarchicalVQVAE([[0]], temporal_dim=5, temporal_categories=[[0, 2], [1, 3, 4]])
+    with pytest.raises(ValueError, match="another category partition \\('temporal_columns' differs\\)"):
+        other.load_state_dict(model.state_dict())
+
+
+@pytest.mark.parametrize(
+    ("temporal_dim", "groups", "message"),
+    [
+        (3, [[0, 1], [1, 2]], r"columns \[1\] belong to more than one category"),
+        (3, [[0], [2]], r"partition the temporal columns 0..1: missing \[1\], out of range \[2\]"),
+        (3, [[0, 1, 2, 3]], "partition the temporal columns 0..2: they hold 4 columns"),
+        (3, [[0, 1, 2], []], "temporal category 1 has no columns"),
+        (None, [[0]], "'temporal_categories' were given without a 'temporal_dim'"),
+    ],
+)
+def test_invalid_temporal_categories(temporal_dim: int | None, groups: list[list[int]], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        HierarchicalVQVAE([[0]], temporal_dim=temporal_dim, temporal_categories=groups)
+
+
 # -- validation --------------------------------------------------------------------------------------------
 
 

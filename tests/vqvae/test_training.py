@@ -99,6 +99,48 @@ def test_tokens_recover_planted_structure_and_checkpoint_round_trips(tmp_path: P
         )
 
 
+def test_temporal_categories_are_discovered_trained_and_saved(tmp_path: Path) -> None:
+    """Six TEMPORAL columns in two planted groups (three courses over time of one factor each) become two
+    TEMPORAL categories with their own tokens, which the checkpoint restores and the report scores."""
+    table, _ = _table()
+    rng = np.random.default_rng(5)
+    factors = rng.normal(size=(len(table), 2))
+    t = np.linspace(0, 1, 6)[None, :]
+    columns = [
+        factors[:, [g]] * course + 0.05 * rng.normal(size=(len(table), 6))
+        for g in (0, 1)
+        for course in (1 + t, np.cos(2 * t), 2 - t**2)
+    ]
+    temporal = np.stack(columns, axis=2).astype(np.float32)
+    names = [f"g{g}_c{c}" for g in (0, 1) for c in range(3)]
+    table = attrs.evolve(table, temporal=temporal, temporal_names=tuple(names))
+    config = _config(epochs=15)
+    config = attrs.evolve(config, categories=attrs.evolve(config.categories, min_categories=2))
+    result = train_tokenizer(table, config, tmp_path, config_yaml=dump_config(config, make_converter()))
+    tokenizer = result.tokenizer
+    assert tokenizer.temporal_categories is not None
+    assert [c.indices for c in tokenizer.temporal_categories.categories] == [(0, 1, 2), (3, 4, 5)]
+    temporal_names = tokenizer.category_names[2:]
+    assert [name[: len("temporal:gX")] for name in temporal_names] == ["temporal:g0", "temporal:g1"]
+    assert tokenizer.model.temporal_categories == ((0, 1, 2), (3, 4, 5))
+    ids = tokenizer.tokenize(table)
+    assert ids.shape == (600, 4, 3)
+    loaded = Tokenizer.load(tmp_path)
+    assert loaded.temporal_categories == tokenizer.temporal_categories
+    np.testing.assert_array_equal(loaded.tokenize(table), ids)
+
+    report = tokenizer_metrics(tokenizer, table, result.validation_index)
+    assert [entry["name"] for entry in report["temporal_categories"]] == list(temporal_names)
+    held_out = table.take(result.validation_index)
+    _, series = tokenizer.inputs(held_out)
+    _, rec = tokenizer.reconstruct(held_out)
+    assert series is not None and rec is not None
+    for name, group in zip(temporal_names, ([0, 1, 2], [3, 4, 5]), strict=True):
+        x, x_hat = series.numpy()[:, :, group], rec[:, :, group]
+        expected = r2_score(x.reshape(len(x), -1), x_hat.reshape(len(x), -1), multioutput="variance_weighted")
+        assert report["reconstruction"]["per_temporal_category"][name] == pytest.approx(expected, abs=1e-5)
+
+
 def test_progress_line_shows_the_monitored_objective() -> None:
     from spinlock.vqvae.cli import _describe_epoch
 
@@ -162,6 +204,16 @@ def test_foreign_or_corrupt_checkpoints_are_refused(
     else:
         path.write_bytes(content)
     with pytest.raises(CheckpointError, match=message):
+        load_checkpoint(path)
+
+
+def test_checkpoints_of_the_older_format_are_refused(tmp_path: Path) -> None:
+    from spinlock.core.training import save_payload
+    from spinlock.vqvae.checkpoint import FORMAT
+
+    path = tmp_path / "model.pt"
+    save_payload(path, {"weights": {}}, format_name=FORMAT, format_version=1)
+    with pytest.raises(CheckpointError, match="format version 1 was written by an older spinlock-vqvae"):
         load_checkpoint(path)
 
 
@@ -239,6 +291,10 @@ def test_train_and_tokenize_commands(tmp_path: Path) -> None:
     ("args", "message"),
     [
         (["train-vqvae", "-d", "{data}", "-o", "{tmp}/x", "-c", "{bad_config}"], "epochs"),
+        (
+            ["train-vqvae", "-d", "{data}", "-o", "{tmp}/x", "-c", "{no_static}"],
+            "'static' needs at least one",
+        ),
         (["train-vqvae", "-d", "{tmp}/missing.h5", "-o", "{tmp}/x"], "missing.h5"),
         (["train-vqvae", "-d", "{data}", "-o", "{tmp}/x"], "feature families"),
         (["train-vqvae", "-d", "{data}", "-o", "{tmp}/x", "--resume"], "nothing to resume"),
@@ -250,7 +306,9 @@ def test_bad_input_exits_2_with_a_message(tmp_path: Path, args: list[str], messa
     data = _dataset_with_features(tmp_path / "d.h5", n=16)
     bad = tmp_path / "bad.yaml"
     bad.write_text("training: {epochs: 0}\n")
-    filled = [a.format(data=data, tmp=tmp_path, bad_config=bad) for a in args]
+    no_static = tmp_path / "no_static.yaml"
+    no_static.write_text("families: {static: []}\n")
+    filled = [a.format(data=data, tmp=tmp_path, bad_config=bad, no_static=no_static) for a in args]
     out = runner.invoke(build_app(), filled)
     assert out.exit_code == 2, out.output
     assert message in out.output

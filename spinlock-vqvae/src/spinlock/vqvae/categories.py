@@ -49,12 +49,17 @@ from spinlock.core.config.validators import one_of
 from spinlock.vqvae.cleaning import check_names
 
 __all__ = [
+    "TEMPORAL_CATEGORY",
     "Category",
     "CategoryConfig",
     "CategoryMap",
     "column_correlation",
     "discover_categories",
+    "discover_temporal_categories",
 ]
+
+#: name of the one TEMPORAL category when the TEMPORAL columns are not split
+TEMPORAL_CATEGORY = "temporal"
 
 _STATE_FORMAT = "spinlock.vqvae.categories/1"
 _VALID_LINKAGES = ("average", "complete", "single")
@@ -107,6 +112,9 @@ class CategoryConfig:
     :param max_samples: rows used for the correlation (seeded subsample above it); ``None`` uses all.
         With 50,000 rows a correlation is known to about ±0.005.
     :param seed: seed of the row subsample.
+    :param temporal: how the TEMPORAL columns are grouped (:func:`discover_temporal_categories`):
+        ``"discover"`` groups them the same way, on their per-sample time means (with the automatic search
+        even when ``n_categories`` fixes the static count); ``"single"`` keeps them in one category.
     """
 
     n_categories: int | None = attrs.field(default=None, validator=_optional_at_least_one)
@@ -121,6 +129,9 @@ class CategoryConfig:
     )
     max_samples: int | None = attrs.field(default=50_000, validator=_optional_at_least_one)
     seed: int = attrs.field(default=0, validator=_int_at_least(0))
+    temporal: Literal["discover", "single"] = attrs.field(
+        default="discover", validator=one_of("discover", "single")
+    )
 
     def __attrs_post_init__(self) -> None:
         if self.min_categories > self.max_categories:
@@ -541,4 +552,70 @@ def discover_categories(
         silhouette=_silhouette(distance, groups),
         scores=tuple(scores),
         clusters=clusters,
+    )
+
+
+def discover_temporal_categories(
+    scaled: Any, names: Sequence[str], config: CategoryConfig | None = None
+) -> CategoryMap:
+    """Group the TEMPORAL columns into categories, each of which gets its own sequence encoder and tokens.
+
+    The columns are grouped by :func:`discover_categories` on their per-sample time means (the level of each
+    feature; the correlation of whole series would mostly measure the shared course over time), with the
+    automatic search for the number of categories. Columns whose time mean does not vary have no correlation;
+    they join the smallest category. With ``config.temporal == "single"``, fewer than two varying columns, or
+    no partition that the search accepts, all columns form one category named :data:`TEMPORAL_CATEGORY`.
+
+    :param scaled: ``(samples, time, features)`` finite TEMPORAL values (``TemporalScaler.transform``).
+    :param names: one distinct name per column.
+    :returns: a :class:`CategoryMap` over the TEMPORAL columns; every column's family is ``"temporal"``, so
+        categories are named ``temporal:<representative column>``.
+    """
+    config = config or CategoryConfig()
+    values = np.asarray(scaled, dtype=np.float64)
+    if values.ndim != 3:
+        raise ValueError(f"TEMPORAL values must be 3-D (samples, time, features), got shape {values.shape}")
+    d = values.shape[2]
+    names = check_names(names, d)
+    families = (TEMPORAL_CATEGORY,) * d
+    single = CategoryMap(
+        names=names,
+        categories=(Category(TEMPORAL_CATEGORY, tuple(range(d)), names),),
+        families=families,
+    )
+    if config.temporal == "single" or d < 2 or values.shape[0] < 2:
+        return single
+    means = values.mean(axis=1)
+    spread = means.std(axis=0)
+    varying = np.flatnonzero(spread > 1e-9 * (1.0 + np.abs(means).max(axis=0)))
+    if len(varying) < 2:
+        return single
+    found = discover_categories(
+        means[:, varying],
+        [names[i] for i in varying],
+        attrs.evolve(config, n_categories=None),
+        families=families[: len(varying)],
+    )
+    if found.n_categories == 1:
+        return single
+    groups = [[int(varying[i]) for i in category.indices] for category in found.categories]
+    constant = sorted(set(range(d)) - set(varying.tolist()))
+    if constant:
+        smallest = min(range(len(groups)), key=lambda position: (len(groups[position]), position))
+        groups[smallest] = sorted(groups[smallest] + constant)
+    order = sorted(range(len(groups)), key=lambda position: groups[position][0])  # by first column again
+    first_seen: dict[int, int] = {}
+    clusters = tuple(first_seen.setdefault(found.category_clusters[p], len(first_seen)) for p in order)
+    return CategoryMap(
+        names=names,
+        categories=tuple(
+            Category(found.categories[p].name, tuple(groups[p]), tuple(names[i] for i in groups[p]))
+            for p in order
+        ),
+        families=families,
+        correlation=found.correlation,
+        linkage=found.linkage,
+        silhouette=found.silhouette,
+        scores=found.scores,
+        clusters=clusters if found.clusters else (),
     )

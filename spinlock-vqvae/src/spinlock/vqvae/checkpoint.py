@@ -3,8 +3,11 @@
 A checkpoint holds the config as YAML text, the provenance (distribution → version), the tokenizer state
 (fitted cleaning, categories, temporal scaler, model constructor arguments) and the weights; a training
 checkpoint (``last.pt``) also holds the optimizer, the schedule and the training history for ``--resume``.
-Nothing is pickled: a file that is not one of ours, or was written by a newer format, is refused with a
-clear message, and a malicious pickle cannot run because ``weights_only=True`` never executes code.
+Nothing is pickled: a file that is not one of ours, or was written by another format version, is refused
+with a clear message, and a malicious pickle cannot run because ``weights_only=True`` never executes code.
+
+Format versions: 2 added the TEMPORAL categories (one sequence model per category, batched); a version-1
+checkpoint holds one TEMPORAL GRU laid out differently and must be retrained.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from spinlock.core.training import CheckpointError, load_payload, save_payload
 from spinlock.vqvae.config import TokenizerConfig
 
 FORMAT = "spinlock-vqvae-checkpoint"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 MODEL_FILE = "model.pt"
 LAST_FILE = "last.pt"
 
@@ -76,6 +79,13 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
         what="Spinlock VQ-VAE",
         hint="train one with `spinlock train-vqvae`",
     )
+    if payload["format_version"] < FORMAT_VERSION:
+        raise CheckpointError(
+            path,
+            f"checkpoint format version {payload['format_version']} was written by an older spinlock-vqvae "
+            f"whose TEMPORAL model is laid out differently (this reader needs {FORMAT_VERSION}); "
+            "train it again with `spinlock train-vqvae`",
+        )
     try:
         config = loads_config(
             payload["config_yaml"], TokenizerConfig, make_converter(), f"{path} (stored config)"

@@ -118,10 +118,18 @@ def train_vqvae_command(
         print(_headline(report, output))
 
 
+def _split(report: dict[str, Any]) -> str:
+    temporal = report.get("temporal_categories")
+    return f" ({len(report['categories'])} static + {len(temporal)} TEMPORAL)" if temporal else ""
+
+
 def _headline(report: dict[str, Any], output: Path) -> str:
     rec = report["reconstruction"]
     lines = [
-        f"{output}: {len(report['codebooks'])} token categories, best epoch {report['training']['best_epoch']}",
+        (
+            f"{output}: {len(report['codebooks'])} token categories{_split(report)}, "
+            f"best epoch {report['training']['best_epoch']}"
+        ),
         f"  reconstruction R² {_score(rec['overall'])} (static)"
         + (
             f", {_score(rec['temporal'])} (temporal; its time mean {_score(rec.get('temporal_time_mean'))})"

@@ -31,7 +31,8 @@ def _families(instance: object, attribute: attrs.Attribute[tuple[str, ...]], val
 class FamiliesConfig:
     """Which stored feature families the tokenizer reads.
 
-    :param static: per-sample families ``(N, D)``, concatenated into the static feature vector.
+    :param static: per-sample families ``(N, D)``, concatenated into the static feature vector; at least one
+        (``architecture: true`` counts).
     :param temporal: the per-timestep family ``(N, T, D)`` with its own sequence encoder, or ``None``.
     :param architecture: also use the ARCHITECTURE family (θ decoded). Off by default: tokens should
         describe behaviour, and the NOA receives θ anyway.
@@ -50,8 +51,13 @@ class FamiliesConfig:
         return self.static
 
     def __attrs_post_init__(self) -> None:
-        if not self.static_families() and self.temporal is None:
-            raise ValueError("the tokenizer needs at least one static family or a temporal family")
+        if not self.static_families():
+            # cleaning and category discovery are fitted on the static columns; the model alone
+            # (HierarchicalVQVAE([], temporal_dim=...)) can be TEMPORAL-only, the pipeline cannot
+            raise ValueError(
+                "'static' needs at least one family (or 'architecture: true'): the cleaning and the "
+                "categories are fitted on the static features"
+            )
 
 
 @attrs.frozen

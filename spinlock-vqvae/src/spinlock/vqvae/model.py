@@ -3,9 +3,10 @@
 The static feature vector ``(batch, D_static)`` is partitioned into categories (lists of column indices, from
 category discovery). Each category has its own encoder MLP, its own :class:`ResidualQuantizer` (coarse →
 medium → fine by default) and its own decoder MLP, so category ``c``'s tokens describe only its own columns.
-An optional TEMPORAL input ``(batch, time, D_temporal)`` becomes one more category, ``"temporal"``, placed
-after the static ones, with a learned sequence encoder (GRU or 1-D convolution over time) and a sequence
-decoder.
+An optional TEMPORAL input ``(batch, time, D_temporal)`` is partitioned the same way into TEMPORAL categories
+(one, ``"temporal"``, unless a partition is given), placed after the static ones; each has its own learned
+sequence encoder (GRU or 1-D convolution over time), quantizer and sequence decoder
+(:mod:`spinlock.vqvae.sequence`, which runs all TEMPORAL categories together).
 
 **Time length.** Both sequence encoders end in a reduction over time (the GRU's last state, or a mean over
 time after the convolutions), and both decoders are driven by the latent repeated at every step plus the
@@ -38,6 +39,13 @@ from spinlock.vqvae.model_config import (
     is_int,
 )
 from spinlock.vqvae.quantizer import ResidualQuantizer
+from spinlock.vqvae.sequence import (
+    GroupedConvDecoder,
+    GroupedConvEncoder,
+    GroupedGRUDecoder,
+    GroupedGRUEncoder,
+    activation_module,
+)
 
 __all__ = [
     "ACTIVATIONS",
@@ -134,122 +142,24 @@ class VQVAEOutput(NamedTuple):
 # ---------------------------------------------------------------------------------------------------------
 
 
-def _activation(name: str) -> nn.Module:
-    modules: dict[str, type[nn.Module]] = {"gelu": nn.GELU, "relu": nn.ReLU, "silu": nn.SiLU, "tanh": nn.Tanh}
-    return modules[name]()
-
-
 def _mlp(in_features: int, hidden: Sequence[int], out_features: int, activation: str) -> nn.Sequential:
     layers: list[nn.Module] = []
     width = in_features
     for size in hidden:
-        layers += [nn.Linear(width, size), _activation(activation)]
+        layers += [nn.Linear(width, size), activation_module(activation)]
         width = size
     layers.append(nn.Linear(width, out_features))
     return nn.Sequential(*layers)
 
 
-def _time_channel(batch: int, steps: int, like: torch.Tensor) -> torch.Tensor:
-    """``(batch, steps, 1)`` normalised time ``t / (steps − 1)`` (0 for a single step)."""
-    t = (
-        torch.linspace(0.0, 1.0, steps, device=like.device, dtype=like.dtype)
-        if steps > 1
-        else like.new_zeros(1)
-    )
-    return t.view(1, steps, 1).expand(batch, steps, 1)
-
-
-class GRUSequenceEncoder(nn.Module):
-    """``(batch, time, features)`` → ``(batch, latent)``: a GRU over time, then a linear head on the last
-    layer's final state."""
-
-    def __init__(self, features: int, hidden: int, latent: int, layers: int) -> None:
-        super().__init__()
-        self.gru = nn.GRU(features, hidden, num_layers=layers, batch_first=True)
-        self.head = nn.Linear(hidden, latent)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        _, state = self.gru(x)
-        return cast(torch.Tensor, self.head(state[-1]))
-
-
-class GRUSequenceDecoder(nn.Module):
-    """``(batch, latent)`` and a number of steps ``T`` → ``(batch, T, features)``: a GRU whose initial state
-    is a function of the latent and whose input at step ``t`` is ``[latent, t / (T − 1)]``."""
-
-    def __init__(self, latent: int, hidden: int, features: int, layers: int) -> None:
-        super().__init__()
-        self.layers = layers
-        self.hidden = hidden
-        self.initial_state = nn.Linear(latent, hidden * layers)
-        self.gru = nn.GRU(latent + 1, hidden, num_layers=layers, batch_first=True)
-        self.head = nn.Linear(hidden, features)
-
-    def forward(self, z: torch.Tensor, steps: int) -> torch.Tensor:
-        batch = z.shape[0]
-        state = torch.tanh(self.initial_state(z)).view(batch, self.layers, self.hidden).transpose(0, 1)
-        inputs = torch.cat(
-            [z.unsqueeze(1).expand(batch, steps, z.shape[1]), _time_channel(batch, steps, z)], 2
-        )
-        outputs, _ = self.gru(inputs, state.contiguous())
-        return cast(torch.Tensor, self.head(outputs))
-
-
-class ConvSequenceEncoder(nn.Module):
-    """``(batch, time, features)`` → ``(batch, latent)``: same-length 1-D convolutions over time with
-    activations, a mean over time, then a linear head."""
-
-    def __init__(
-        self, features: int, hidden: int, latent: int, layers: int, kernel_size: int, activation: str
-    ) -> None:
-        super().__init__()
-        convs: list[nn.Module] = []
-        for index in range(layers):
-            convs += [
-                nn.Conv1d(features if index == 0 else hidden, hidden, kernel_size, padding=kernel_size // 2),
-                _activation(activation),
-            ]
-        self.convs = nn.Sequential(*convs)
-        self.head = nn.Linear(hidden, latent)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return cast(torch.Tensor, self.head(self.convs(x.transpose(1, 2)).mean(2)))
-
-
-class ConvSequenceDecoder(nn.Module):
-    """``(batch, latent)`` and a number of steps ``T`` → ``(batch, T, features)``: same-length 1-D
-    convolutions over ``[latent, t / (T − 1)]`` repeated at every step, then a pointwise projection."""
-
-    def __init__(
-        self, latent: int, hidden: int, features: int, layers: int, kernel_size: int, activation: str
-    ) -> None:
-        super().__init__()
-        convs: list[nn.Module] = []
-        for index in range(layers):
-            convs += [
-                nn.Conv1d(
-                    latent + 1 if index == 0 else hidden, hidden, kernel_size, padding=kernel_size // 2
-                ),
-                _activation(activation),
-            ]
-        convs.append(nn.Conv1d(hidden, features, 1))
-        self.convs = nn.Sequential(*convs)
-
-    def forward(self, z: torch.Tensor, steps: int) -> torch.Tensor:
-        batch = z.shape[0]
-        inputs = torch.cat(
-            [z.unsqueeze(1).expand(batch, steps, z.shape[1]), _time_channel(batch, steps, z)], 2
-        )
-        return cast(torch.Tensor, self.convs(inputs.transpose(1, 2)).transpose(1, 2))
-
-
-def _check_categories(categories: Sequence[Sequence[int]]) -> list[list[int]]:
-    """Plain int lists that partition ``0 … D_static − 1``; a ``ValueError`` naming the problem otherwise."""
+def _check_categories(categories: Sequence[Sequence[int]], what: str = "static") -> list[list[int]]:
+    """Plain int lists that partition ``0 … D − 1`` (``D`` the number of listed columns); a ``ValueError``
+    naming the problem otherwise. ``what`` names the columns in the messages."""
     result: list[list[int]] = []
     for position, category in enumerate(categories):
         columns = [int(column) for column in category]
         if not columns:
-            raise ValueError(f"category {position} has no columns")
+            raise ValueError(f"{what} category {position} has no columns")
         result.append(columns)
     flat = [column for columns in result for column in columns]
     duplicates = sorted(column for column, count in Counter(flat).items() if count > 1)
@@ -261,7 +171,7 @@ def _check_categories(categories: Sequence[Sequence[int]]) -> list[list[int]]:
         outside = sorted(seen - expected)
         missing = sorted(expected - seen)
         raise ValueError(
-            f"categories must partition the static columns 0..{len(flat) - 1}: "
+            f"categories must partition the {what} columns 0..{len(flat) - 1}: "
             f"missing {missing}, out of range {outside}"
         )
     return result
@@ -283,17 +193,23 @@ class HierarchicalVQVAE(nn.Module):
     :param categories: the static categories, each a list of column indices of the static feature matrix
         ``(batch, D_static)``; together they must partition ``0 … D_static − 1``. The columns of a category
         enter its encoder in the listed order. May be empty when ``temporal_dim`` is given.
-    :param temporal_dim: ``D_temporal`` of the TEMPORAL input ``(batch, time, D_temporal)``, which becomes a
-        last category ``"temporal"``; ``None`` for a static-only model.
+    :param temporal_dim: ``D_temporal`` of the TEMPORAL input ``(batch, time, D_temporal)``; ``None`` for a
+        static-only model.
     :param config: hyperparameters (default :class:`VQVAEConfig`).
+    :param temporal_categories: the TEMPORAL categories, each a list of column indices of the TEMPORAL input;
+        together they must partition ``0 … D_temporal − 1``. Each has its own sequence encoder, quantizer and
+        sequence decoder (computed together, see :mod:`spinlock.vqvae.sequence`) and comes after the static
+        categories. ``None``: one category of all TEMPORAL columns.
 
     Buffers ``category_columns`` (the concatenated index lists) and ``category_offsets`` (where each
-    category starts in it, plus the total) put the partition in the state dict; loading a state dict made
-    for another partition is a ``ValueError``.
+    category starts in it, plus the total), and ``temporal_columns`` / ``temporal_offsets`` likewise, put the
+    partitions in the state dict; loading a state dict made for other partitions is a ``ValueError``.
     """
 
     category_columns: torch.Tensor
     category_offsets: torch.Tensor
+    temporal_columns: torch.Tensor
+    temporal_offsets: torch.Tensor
     category_loss_weights: torch.Tensor
     _inverse_columns: torch.Tensor
 
@@ -302,6 +218,7 @@ class HierarchicalVQVAE(nn.Module):
         categories: Sequence[Sequence[int]],
         temporal_dim: int | None = None,
         config: VQVAEConfig | None = None,
+        temporal_categories: Sequence[Sequence[int]] | None = None,
     ) -> None:
         super().__init__()
         self.config = config if config is not None else VQVAEConfig()
@@ -313,23 +230,41 @@ class HierarchicalVQVAE(nn.Module):
         if not self.categories and temporal_dim is None:
             raise ValueError("HierarchicalVQVAE needs at least one static category or a temporal_dim")
         self.temporal_dim = temporal_dim
+        self.temporal_categories: tuple[tuple[int, ...], ...] = ()
+        if temporal_dim is not None:
+            groups = [list(range(temporal_dim))] if temporal_categories is None else temporal_categories
+            self.temporal_categories = tuple(
+                tuple(columns) for columns in _check_categories(groups, "temporal")
+            )
+            listed = sum(len(columns) for columns in self.temporal_categories)
+            if listed != temporal_dim:
+                raise ValueError(
+                    f"temporal categories must partition the temporal columns 0..{temporal_dim - 1}: "
+                    f"they hold {listed} columns"
+                )
+        elif temporal_categories is not None:
+            raise ValueError("'temporal_categories' were given without a 'temporal_dim'")
         self.category_sizes: tuple[int, ...] = tuple(len(columns) for columns in self.categories)
+        self.temporal_sizes: tuple[int, ...] = tuple(len(columns) for columns in self.temporal_categories)
         self.static_dim = sum(self.category_sizes)
 
         cfg = self.config
-        sizes = [*self.category_sizes, *([temporal_dim] if temporal_dim is not None else [])]
         self.latent_dims: tuple[int, ...] = tuple(
-            cfg.latent_dim if cfg.latent_dim is not None else derived_latent_dim(size) for size in sizes
+            cfg.latent_dim if cfg.latent_dim is not None else derived_latent_dim(size)
+            for size in (*self.category_sizes, *self.temporal_sizes)
         )
 
-        flat = [column for columns in self.categories for column in columns]
-        offsets = [0]
-        for size in self.category_sizes:
-            offsets.append(offsets[-1] + size)
-        self._expected_offsets = offsets
-        self._expected_columns = flat
-        self.register_buffer("category_columns", torch.tensor(flat, dtype=torch.long))
-        self.register_buffer("category_offsets", torch.tensor(offsets, dtype=torch.long))
+        self._expected_partitions: dict[str, list[int]] = {}
+        for prefix, partition in (("category", self.categories), ("temporal", self.temporal_categories)):
+            flat = [column for columns in partition for column in columns]
+            offsets = [0]
+            for columns in partition:
+                offsets.append(offsets[-1] + len(columns))
+            self._expected_partitions[f"{prefix}_columns"] = flat
+            self._expected_partitions[f"{prefix}_offsets"] = offsets
+            self.register_buffer(f"{prefix}_columns", torch.tensor(flat, dtype=torch.long))
+            self.register_buffer(f"{prefix}_offsets", torch.tensor(offsets, dtype=torch.long))
+        flat = self._expected_partitions["category_columns"]
         inverse = torch.empty(len(flat), dtype=torch.long)
         inverse[torch.tensor(flat, dtype=torch.long)] = torch.arange(len(flat))
         self.register_buffer("_inverse_columns", inverse, persistent=False)
@@ -349,31 +284,16 @@ class HierarchicalVQVAE(nn.Module):
         self.temporal_encoder: nn.Module | None = None
         self.temporal_decoder: nn.Module | None = None
         if temporal_dim is not None:
-            latent = self.latent_dims[-1]
+            groups = self.temporal_categories
+            latents = self.latent_dims[len(self.categories) :]
+            hidden, layers = cfg.temporal_hidden, cfg.temporal_layers
             if cfg.temporal_encoder == "gru":
-                self.temporal_encoder = GRUSequenceEncoder(
-                    temporal_dim, cfg.temporal_hidden, latent, cfg.temporal_layers
-                )
-                self.temporal_decoder = GRUSequenceDecoder(
-                    latent, cfg.temporal_hidden, temporal_dim, cfg.temporal_layers
-                )
+                self.temporal_encoder = GroupedGRUEncoder(groups, temporal_dim, hidden, latents, layers)
+                self.temporal_decoder = GroupedGRUDecoder(groups, temporal_dim, hidden, latents, layers)
             else:
-                self.temporal_encoder = ConvSequenceEncoder(
-                    temporal_dim,
-                    cfg.temporal_hidden,
-                    latent,
-                    cfg.temporal_layers,
-                    cfg.temporal_kernel_size,
-                    cfg.activation,
-                )
-                self.temporal_decoder = ConvSequenceDecoder(
-                    latent,
-                    cfg.temporal_hidden,
-                    temporal_dim,
-                    cfg.temporal_layers,
-                    cfg.temporal_kernel_size,
-                    cfg.activation,
-                )
+                conv = (layers, cfg.temporal_kernel_size, cfg.activation)
+                self.temporal_encoder = GroupedConvEncoder(groups, temporal_dim, hidden, latents, *conv)
+                self.temporal_decoder = GroupedConvDecoder(groups, temporal_dim, hidden, latents, *conv)
         self.quantizers = nn.ModuleList(
             ResidualQuantizer(
                 cfg.codebook_sizes,
@@ -390,12 +310,12 @@ class HierarchicalVQVAE(nn.Module):
         )
         # Each category's commitment term gets the weight its reconstruction has in the loss (static
         # category c: reconstruction_weight · size_c / D_static, since the static MSE is a mean over all
-        # columns; TEMPORAL: temporal_weight), so every category trades reconstruction against commitment
-        # as it would alone. An unweighted sum made β act as β · D_static / size_c on a small category:
-        # 12.6 instead of 0.25 for 11 of 555 columns, pinning its encoder to the codebook.
+        # columns; TEMPORAL category c: temporal_weight · size_c / D_temporal likewise), so every category
+        # trades reconstruction against commitment as it would alone. An unweighted sum made β act as
+        # β · D_static / size_c on a small category: 12.6 instead of 0.25 for 11 of 555 columns, pinning its
+        # encoder to the codebook.
         weights = [cfg.reconstruction_weight * size / max(self.static_dim, 1) for size in self.category_sizes]
-        if temporal_dim is not None:
-            weights.append(cfg.temporal_weight)
+        weights += [cfg.temporal_weight * size / max(temporal_dim or 1, 1) for size in self.temporal_sizes]
         self.register_buffer(
             "category_loss_weights", torch.tensor(weights, dtype=torch.float32), persistent=False
         )
@@ -405,7 +325,7 @@ class HierarchicalVQVAE(nn.Module):
 
     @property
     def n_categories(self) -> int:
-        """Static categories plus one for TEMPORAL when present."""
+        """Static categories plus TEMPORAL categories."""
         return len(self.latent_dims)
 
     @property
@@ -414,9 +334,12 @@ class HierarchicalVQVAE(nn.Module):
 
     @property
     def category_names(self) -> tuple[str, ...]:
-        """``category_0``, … for the static categories, then ``temporal``."""
+        """``category_0``, … for the static categories, then ``temporal`` for a single TEMPORAL category or
+        ``temporal_0``, … for several."""
         names = [f"category_{index}" for index in range(len(self.categories))]
-        return tuple([*names, "temporal"] if self.temporal_dim is not None else names)
+        if len(self.temporal_categories) == 1:
+            return (*names, "temporal")
+        return (*names, *(f"temporal_{index}" for index in range(len(self.temporal_categories))))
 
     @property
     def residual_quantizers(self) -> list[ResidualQuantizer]:
@@ -424,27 +347,28 @@ class HierarchicalVQVAE(nn.Module):
         return [cast(ResidualQuantizer, quantizer) for quantizer in self.quantizers]
 
     def constructor_args(self) -> dict[str, Any]:
-        """``{"categories", "temporal_dim", "config"}`` as plain lists, ints and dicts (JSON- and
-        YAML-safe), accepted by :meth:`from_constructor_args`."""
+        """``{"categories", "temporal_dim", "config", "temporal_categories"}`` as plain lists, ints and dicts
+        (JSON- and YAML-safe), accepted by :meth:`from_constructor_args`."""
         return {
             "categories": [list(columns) for columns in self.categories],
             "temporal_dim": self.temporal_dim,
             "config": self.config.to_dict(),
+            "temporal_categories": [list(columns) for columns in self.temporal_categories] or None,
         }
 
     @classmethod
     def from_constructor_args(cls, args: Mapping[str, Any]) -> HierarchicalVQVAE:
         """A freshly initialised model from :meth:`constructor_args`' output (load the state dict next)."""
-        known = {"categories", "temporal_dim", "config"}
+        known = {"categories", "temporal_dim", "config", "temporal_categories"}
         unknown = sorted(set(args) - known)
         if unknown or "categories" not in args:
             raise ValueError(
-                f"constructor args need 'categories' and may have 'temporal_dim', 'config'; "
-                f"got keys {sorted(args)}"
+                "constructor args need 'categories' and may have 'temporal_dim', 'config', "
+                f"'temporal_categories'; got keys {sorted(args)}"
             )
         config_data = args.get("config")
         config = VQVAEConfig.from_dict(config_data) if config_data is not None else None
-        return cls(args["categories"], args.get("temporal_dim"), config)
+        return cls(args["categories"], args.get("temporal_dim"), config, args.get("temporal_categories"))
 
     def _check_partition_on_load(
         self,
@@ -457,10 +381,7 @@ class HierarchicalVQVAE(nn.Module):
         unexpected_keys: list[str],
         error_msgs: list[str],
     ) -> None:
-        for name, expected in (
-            ("category_columns", self._expected_columns),
-            ("category_offsets", self._expected_offsets),
-        ):
+        for name, expected in self._expected_partitions.items():
             stored = state_dict.get(prefix + name)
             if stored is not None and stored.tolist() != expected:
                 raise ValueError(
@@ -542,7 +463,7 @@ class HierarchicalVQVAE(nn.Module):
                 for encoder, part in zip(self.static_encoders, self._static_parts(static), strict=True)
             ]
         if self.temporal_encoder is not None and temporal is not None:
-            latents.append(self.temporal_encoder(temporal))
+            latents += self.temporal_encoder(temporal)
         return tuple(latents)
 
     def quantize(self, latents: Sequence[torch.Tensor]) -> QuantizeOutput:
@@ -595,7 +516,7 @@ class HierarchicalVQVAE(nn.Module):
                 raise ValueError(
                     f"'time_steps' >= 1 is required to decode the temporal category: {time_steps}"
                 )
-            temporal_reconstruction = self.temporal_decoder(quantized[-1], time_steps)
+            temporal_reconstruction = self.temporal_decoder(quantized[len(self.categories) :], time_steps)
         return static_reconstruction, temporal_reconstruction
 
     def decode_codes(

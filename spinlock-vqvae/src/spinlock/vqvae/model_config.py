@@ -82,7 +82,7 @@ class VQVAEConfig:
 
     :param codebook_sizes: codes per level, coarse first; one :class:`ResidualQuantizer` level each.
     :param latent_dim: latent (and codeword) dimension of every category; ``None`` derives it from the
-        category's size with :func:`derived_latent_dim` (for TEMPORAL, from its feature count).
+        category's size with :func:`derived_latent_dim` (for a TEMPORAL category, from its column count).
     :param hidden_dims: widths of the hidden layers of each category's encoder MLP; the decoder uses them in
         reverse. Empty gives linear encoders and decoders.
     :param activation: nonlinearity of the MLPs and of the convolutional sequence models (``gelu``,
@@ -98,7 +98,7 @@ class VQVAEConfig:
         keep up with the fast-moving encoder of early training (see :mod:`spinlock.vqvae.quantizer`).
     :param temporal_encoder: ``gru`` (a GRU over time, last state) or ``conv`` (1-D convolutions over time,
         mean over time); the decoder is of the same kind.
-    :param temporal_hidden: hidden size of the sequence encoder and decoder.
+    :param temporal_hidden: hidden size of each TEMPORAL category's sequence encoder and decoder.
     :param temporal_layers: GRU layers, or convolution layers.
     :param temporal_kernel_size: kernel size of the convolutions (odd; ``conv`` only).
     :param reconstruction_weight: weight of the static reconstruction MSE.
@@ -129,7 +129,7 @@ class VQVAEConfig:
     kmeans_iterations: int = attrs.field(default=10, validator=_int_at_least(0))
     ema_warmup: bool = True
     temporal_encoder: str = attrs.field(default="gru", validator=_one_of(TEMPORAL_ENCODERS))
-    temporal_hidden: int = attrs.field(default=32, validator=_int_at_least(1))
+    temporal_hidden: int = attrs.field(default=16, validator=_int_at_least(1))
     temporal_layers: int = attrs.field(default=1, validator=_int_at_least(1))
     temporal_kernel_size: int = attrs.field(default=5, validator=[_int_at_least(1), _check_odd])
     reconstruction_weight: float = attrs.field(default=1.0, validator=_NON_NEGATIVE)

@@ -62,6 +62,14 @@ def tokenizer_metrics(
         # the level of each TEMPORAL feature, without its per-step course (the reference's static vector
         # held only this time mean)
         reconstruction["temporal_time_mean"] = _r2(series.mean(axis=1), rec_temporal.mean(axis=1))
+        if tokenizer.temporal_categories is not None:
+            reconstruction["per_temporal_category"] = {
+                category.name: _r2(
+                    series[:, :, list(category.indices)].reshape(len(z), -1),
+                    rec_temporal[:, :, list(category.indices)].reshape(len(z), -1),
+                )
+                for category in tokenizer.temporal_categories.categories
+            }
 
     codebooks: dict[str, Any] = {}
     for k, name in enumerate(names):
@@ -99,6 +107,8 @@ def tokenizer_metrics(
         "token_centroids": centroids,
         "nonfinite": nonfinite_summary(tokenizer, table),
     }
+    if tokenizer.temporal_categories is not None:
+        result["temporal_categories"] = tokenizer.temporal_categories.describe()
     if cmap.n_categories >= 2:
         inter = metrics.inter_category(z, cmap)
         result["inter_category"] = {k: _plain(v) for k, v in inter.items()}

@@ -15,7 +15,7 @@ import attrs
 import numpy as np
 import torch
 
-from spinlock.vqvae.categories import CategoryMap
+from spinlock.vqvae.categories import TEMPORAL_CATEGORY, CategoryMap
 from spinlock.vqvae.cleaning import Cleaner
 from spinlock.vqvae.config import TokenizerConfig
 from spinlock.vqvae.data import FeatureTable, TemporalScaler
@@ -24,7 +24,11 @@ from spinlock.vqvae.model import LEVEL_NAMES, HierarchicalVQVAE
 
 @attrs.define(eq=False)
 class Tokenizer:
-    """The fitted pieces of a tokenizer (see :mod:`spinlock.vqvae.training` for how they are made)."""
+    """The fitted pieces of a tokenizer (see :mod:`spinlock.vqvae.training` for how they are made).
+
+    ``temporal_categories`` partitions the TEMPORAL columns (``None``: one category, or no TEMPORAL family);
+    the model must have been built with the same partition.
+    """
 
     config: TokenizerConfig
     cleaner: Cleaner
@@ -32,12 +36,17 @@ class Tokenizer:
     scaler: TemporalScaler | None
     model: HierarchicalVQVAE
     temporal_names: tuple[str, ...]
+    temporal_categories: CategoryMap | None = None
 
     @property
     def category_names(self) -> tuple[str, ...]:
-        """Names of the K token categories: the discovered static ones, then ``temporal``."""
+        """Names of the K token categories: the discovered static ones, then the TEMPORAL ones."""
         names = tuple(self.categories.category_names)
-        return (*names, "temporal") if self.scaler is not None else names
+        if self.scaler is None:
+            return names
+        if self.temporal_categories is None:
+            return (*names, TEMPORAL_CATEGORY)
+        return (*names, *self.temporal_categories.category_names)
 
     @property
     def level_names(self) -> tuple[str, ...]:
@@ -107,6 +116,9 @@ class Tokenizer:
             "scaler": None if self.scaler is None else self.scaler.to_state(),
             "constructor_args": self.model.constructor_args(),
             "temporal_names": list(self.temporal_names),
+            "temporal_categories": (
+                None if self.temporal_categories is None else self.temporal_categories.to_state()
+            ),
         }
 
     @classmethod
@@ -117,6 +129,7 @@ class Tokenizer:
         model.load_state_dict(weights)
         model.eval()
         scaler_state = state.get("scaler")
+        temporal_state = state.get("temporal_categories")
         return cls(
             config=config,
             cleaner=Cleaner.from_state(state["cleaner"]),
@@ -124,6 +137,7 @@ class Tokenizer:
             scaler=None if scaler_state is None else TemporalScaler.from_state(scaler_state),
             model=model,
             temporal_names=tuple(state["temporal_names"]),
+            temporal_categories=None if temporal_state is None else CategoryMap.from_state(temporal_state),
         )
 
     @classmethod

@@ -38,7 +38,7 @@ from spinlock.core.training import (
     cosine_learning_rate,
     epoch_seed,
 )
-from spinlock.vqvae.categories import CategoryMap, discover_categories
+from spinlock.vqvae.categories import CategoryMap, discover_categories, discover_temporal_categories
 from spinlock.vqvae.checkpoint import LAST_FILE, MODEL_FILE, load_checkpoint, save_checkpoint
 from spinlock.vqvae.cleaning import Cleaner, fit_cleaner
 from spinlock.vqvae.config import TokenizerConfig
@@ -76,15 +76,20 @@ def _evaluate(
 
 def fit_preprocessing(
     table: FeatureTable, config: TokenizerConfig, train_index: np.ndarray
-) -> tuple[Any, Any, TemporalScaler | None]:
-    """Cleaner, category map and temporal scaler fitted on the training samples."""
+) -> tuple[Cleaner, CategoryMap, TemporalScaler | None, CategoryMap | None]:
+    """Cleaner, static categories, temporal scaler and TEMPORAL categories fitted on the training samples."""
     train = table.take(train_index)
     cleaner = fit_cleaner(train.static, train.names, config.cleaning)
     cleaned = cleaner.transform(train.static)
     families = [n.split("::", 1)[0] for n in cleaner.kept_names]
     categories = discover_categories(cleaned, cleaner.kept_names, config.categories, families=families)
-    scaler = TemporalScaler.fit(train.temporal) if train.temporal is not None else None
-    return cleaner, categories, scaler
+    if train.temporal is None:
+        return cleaner, categories, None, None
+    scaler = TemporalScaler.fit(train.temporal)
+    temporal_categories = discover_temporal_categories(
+        scaler.transform(train.temporal), table.temporal_names, config.categories
+    )
+    return cleaner, categories, scaler, temporal_categories
 
 
 def _evaluate_shards(
@@ -173,19 +178,26 @@ def train_tokenizer(
 
 def _fitted_tokenizer(
     table: FeatureTable, config: TokenizerConfig, train_index: np.ndarray, ctx: distributed.DistributedContext
-) -> tuple[Any, Any, TemporalScaler | None]:
+) -> tuple[Cleaner, CategoryMap, TemporalScaler | None, CategoryMap | None]:
     """The preprocessing fitted on rank 0 and shared, so that every rank builds the same model."""
     if not ctx.is_distributed:
         return fit_preprocessing(table, config, train_index)
     fitted = None
     if ctx.is_main:
-        cleaner, categories, scaler = fit_preprocessing(table, config, train_index)
-        fitted = (cleaner.to_state(), categories.to_state(), None if scaler is None else scaler.to_state())
-    cleaner_state, categories_state, scaler_state = distributed.broadcast_object(fitted)  # type: ignore[misc]
+        cleaner, categories, scaler, temporal_categories = fit_preprocessing(table, config, train_index)
+        fitted = (
+            cleaner.to_state(),
+            categories.to_state(),
+            None if scaler is None else scaler.to_state(),
+            None if temporal_categories is None else temporal_categories.to_state(),
+        )
+    states = distributed.broadcast_object(fitted)
+    cleaner_state, categories_state, scaler_state, temporal_state = states  # type: ignore[misc]
     return (
         Cleaner.from_state(cleaner_state),
         CategoryMap.from_state(categories_state),
         None if scaler_state is None else TemporalScaler.from_state(scaler_state),
+        None if temporal_state is None else CategoryMap.from_state(temporal_state),
     )
 
 
@@ -247,17 +259,25 @@ def _train_tokenizer(
         log(f"resuming after epoch {state['epoch']}")
     else:
         torch.manual_seed(t.seed)
-        cleaner, categories, scaler = _fitted_tokenizer(table, config, train_index, ctx)
+        cleaner, categories, scaler, temporal_categories = _fitted_tokenizer(table, config, train_index, ctx)
+        temporal_note = (
+            f" + {temporal_categories.n_categories} TEMPORAL" if temporal_categories is not None else ""
+        )
         log(
             f"cleaning kept {cleaner.n_features_out} of {cleaner.n_features_in} columns; "
-            f"{categories.n_categories} categories{_nonfinite_note(cleaner)}"
+            f"{categories.n_categories} categories{temporal_note}{_nonfinite_note(cleaner)}"
         )
         model = HierarchicalVQVAE(
             [list(c.indices) for c in categories.categories],
-            None if scaler is None else int(table.temporal.shape[2]),  # type: ignore[union-attr]
+            None if temporal_categories is None else len(temporal_categories.names),
             config.model,
+            None
+            if temporal_categories is None
+            else [list(c.indices) for c in temporal_categories.categories],
         )
-        tokenizer = Tokenizer(config, cleaner, categories, scaler, model, table.temporal_names)
+        tokenizer = Tokenizer(
+            config, cleaner, categories, scaler, model, table.temporal_names, temporal_categories
+        )
     model.to(device)
     static, temporal = tokenizer.inputs(table)
     optimizer = torch.optim.AdamW(model.parameters(), lr=t.learning_rate, weight_decay=t.weight_decay)
