@@ -98,21 +98,42 @@ class TorchCleaner(nn.Module):
 
 
 class TorchTemporalScaler(nn.Module):
-    """:meth:`TemporalScaler.transform` in torch: ``(batch, T, D)`` → standardised float32, non-finite → 0."""
+    """:meth:`TemporalScaler.transform` in torch: ``(batch, T, D)`` → scaled float32 (robust scale, cap,
+    Yeo–Johnson when fitted, then standardised), non-finite → 0; computed in float64 like the original."""
 
     centre: torch.Tensor
     scale: torch.Tensor
+    shift: torch.Tensor | None
+    spread: torch.Tensor | None
+    power_lambda: torch.Tensor | None
 
     def __init__(self, scaler: TemporalScaler) -> None:
         super().__init__()
-        self.register_buffer("centre", torch.as_tensor(np.asarray(scaler.centre), dtype=torch.float64))
-        self.register_buffer("scale", torch.as_tensor(np.asarray(scaler.scale), dtype=torch.float64))
+
+        def buffer(name: str, value: Any) -> None:
+            tensor = None if value is None else torch.as_tensor(np.asarray(value), dtype=torch.float64)
+            self.register_buffer(name, tensor)
+
+        buffer("centre", scaler.centre)
+        buffer("scale", scaler.scale)
+        buffer("shift", scaler.shift)
+        buffer("spread", scaler.spread)
+        buffer("power_lambda", scaler.power_lambda)
+        self.cap = scaler.cap
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.ndim != 3 or x.shape[2] != self.centre.shape[0]:
             raise ValueError(f"the scaler expects (batch, T, {self.centre.shape[0]}), got {tuple(x.shape)}")
-        z = (x.double() - self.centre) / self.scale
-        return torch.where(torch.isfinite(z), z, torch.zeros_like(z)).float()
+        finite = torch.isfinite(x)
+        u = torch.where(finite, x.double(), torch.zeros_like(x, dtype=torch.float64))
+        if self.shift is not None and self.spread is not None:
+            u = (u - self.shift) / self.spread
+            if self.cap is not None:
+                u = u.clamp(-self.cap, self.cap)
+            if self.power_lambda is not None:
+                u = torch_yeo_johnson(u, self.power_lambda)
+        z = (u - self.centre) / self.scale
+        return torch.where(finite & torch.isfinite(z), z, torch.zeros_like(z)).float()
 
 
 @attrs.frozen(eq=False)

@@ -225,7 +225,7 @@ def yeo_johnson_inverse(v: np.ndarray, lam: np.ndarray) -> np.ndarray:
     return np.where(np.isnan(out), np.where(v >= 0, np.inf, -np.inf), out)
 
 
-def _fit_lambdas(u: np.ndarray) -> np.ndarray:
+def fit_lambdas(u: np.ndarray) -> np.ndarray:
     """Maximum-likelihood Yeo–Johnson λ of each column of ``u`` ``(samples, columns)``, clipped to
     :data:`LAMBDA_RANGE`."""
     from scipy.stats import yeojohnson_normmax
@@ -532,7 +532,7 @@ def fit_cleaner(X: Any, names: Sequence[str], config: CleaningConfig | None = No
     lambdas: np.ndarray | None = None
     if config.power_transform == "yeo-johnson":
         u = (values - median) / sigma
-        lambdas = _fit_lambdas(u)
+        lambdas = fit_lambdas(u)
         values = yeo_johnson(u, lambdas)
     mean = values.mean(axis=0)
     spread = values.std(axis=0)

@@ -17,6 +17,8 @@ from typing import Any
 import attrs
 import numpy as np
 
+from spinlock.vqvae.cleaning import IQR_TO_STD, MAD_TO_STD, fit_lambdas, yeo_johnson
+
 #: separator between the family and the column in static feature names
 SEPARATOR = "::"
 
@@ -149,39 +151,101 @@ def load_table(
 
 @attrs.frozen(eq=False)
 class TemporalScaler:
-    """Per-column standardisation of ``(samples, time, features)`` fitted on training samples.
+    """Per-column scaling of ``(samples, time, features)`` fitted on training samples (all steps pooled).
 
-    Non-finite values become 0 after scaling (the column's centre); columns that do not vary keep scale 1.
+    With ``robust`` statistics (``shift``, ``spread``; from :meth:`fit` with ``outlier_k`` or
+    ``power_transform``) each value is first put on a robust scale ``u = (x − median) / σ̂``, capped to
+    ``±cap`` and passed through the Yeo–Johnson transform with the column's ``power_lambda`` — the static
+    cleaning's steps 4–5 (:mod:`spinlock.vqvae.cleaning`), so a heavy-tailed TEMPORAL feature (a kurtosis,
+    an energy) is not a spike whose tail samples decide the codebook. Then it is standardised by ``centre``
+    and ``scale``. Non-finite inputs become 0 (the column's centre); columns that do not vary keep scale 1.
     """
 
     centre: np.ndarray  # (features,)
     scale: np.ndarray  # (features,)
+    shift: np.ndarray | None = None  # (features,) median, with spread
+    spread: np.ndarray | None = None  # (features,) robust standard deviation σ̂
+    cap: float | None = None
+    power_lambda: np.ndarray | None = None  # (features,)
 
     @classmethod
-    def fit(cls, values: np.ndarray) -> TemporalScaler:
+    def fit(
+        cls,
+        values: np.ndarray,
+        outlier_k: float | None = None,
+        power_transform: bool = False,
+        max_rows: int = 20_000,
+        seed: int = 0,
+    ) -> TemporalScaler:
+        """Fit on ``values`` ``(samples, time, features)``; ``max_rows`` (sample, step) rows, drawn seeded,
+        fit the Yeo–Johnson λ."""
         flat = np.asarray(values, dtype=np.float64).reshape(-1, values.shape[-1])
-        finite = np.isfinite(flat)
-        filled = np.where(finite, flat, np.nan)
+        filled = np.where(np.isfinite(flat), flat, np.nan)
+        shift = spread = lambdas = None
         with np.errstate(all="ignore"), warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)  # a column with no finite value: centre 0
+            if outlier_k is not None or power_transform:
+                shift = np.nan_to_num(np.nanmedian(filled, axis=0))
+                q25, q75 = np.nanpercentile(filled, [25, 75], axis=0)
+                mad = np.nanmedian(np.abs(filled - shift), axis=0) * MAD_TO_STD
+                std = np.nanstd(filled, axis=0)
+                floor = 1e-12 * (1.0 + np.abs(shift))
+                iqr = (q75 - q25) / IQR_TO_STD
+                spread = np.where(mad > floor, mad, np.where(iqr > floor, iqr, std))
+                spread = np.where(np.nan_to_num(spread) > floor, spread, 1.0)
+                filled = (filled - shift) / spread
+                if outlier_k is not None:
+                    filled = np.clip(filled, -outlier_k, outlier_k)
+                if power_transform:
+                    rows = np.random.default_rng(seed).permutation(len(filled))[:max_rows]
+                    lambdas = fit_lambdas(np.nan_to_num(filled[np.sort(rows)]))
+                    filled = yeo_johnson(filled, lambdas)
             centre = np.nan_to_num(np.nanmean(filled, axis=0))
             scale = np.nan_to_num(np.nanstd(filled, axis=0))
         scale = np.where(scale > 1e-12 * (1.0 + np.abs(centre)), scale, 1.0)
-        return cls(centre=centre, scale=scale)
+        return cls(
+            centre=centre, scale=scale, shift=shift, spread=spread, cap=outlier_k, power_lambda=lambdas
+        )
 
     def transform(self, values: np.ndarray) -> np.ndarray:
-        """``(samples, time, features)`` → standardised float32, finite."""
-        out = (np.asarray(values, dtype=np.float64) - self.centre) / self.scale
-        return np.where(np.isfinite(out), out, 0.0).astype(np.float32)
+        """``(samples, time, features)`` → scaled float32, finite."""
+        x = np.asarray(values, dtype=np.float64)
+        finite = np.isfinite(x)
+        with np.errstate(all="ignore"):
+            if self.shift is not None and self.spread is not None:
+                x = (x - self.shift) / self.spread
+                if self.cap is not None:
+                    x = np.clip(x, -self.cap, self.cap)
+                if self.power_lambda is not None:
+                    x = yeo_johnson(x, self.power_lambda)
+            out = (x - self.centre) / self.scale
+        return np.where(finite & np.isfinite(out), out, 0.0).astype(np.float32)
 
     def to_state(self) -> dict[str, Any]:
-        return {"centre": self.centre.tolist(), "scale": self.scale.tolist()}
+        state: dict[str, Any] = {"centre": self.centre.tolist(), "scale": self.scale.tolist()}
+        if self.shift is not None and self.spread is not None:
+            state["robust"] = {
+                "shift": self.shift.tolist(),
+                "spread": self.spread.tolist(),
+                "cap": self.cap,
+                "lambda": None if self.power_lambda is None else self.power_lambda.tolist(),
+            }
+        return state
 
     @classmethod
     def from_state(cls, state: Mapping[str, Any]) -> TemporalScaler:
+        robust = state.get("robust")
+
+        def vector(value: Any) -> np.ndarray | None:
+            return None if value is None else np.asarray(value, dtype=np.float64)
+
         return cls(
             centre=np.asarray(state["centre"], dtype=np.float64),
             scale=np.asarray(state["scale"], dtype=np.float64),
+            shift=None if robust is None else vector(robust["shift"]),
+            spread=None if robust is None else vector(robust["spread"]),
+            cap=None if robust is None or robust["cap"] is None else float(robust["cap"]),
+            power_lambda=None if robust is None else vector(robust["lambda"]),
         )
 
 

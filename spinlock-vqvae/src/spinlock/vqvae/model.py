@@ -121,7 +121,7 @@ class VQVAEOutput(NamedTuple):
     :param static_reconstruction: ``(batch, D_static)`` in the input's column order, or ``None`` without
         static categories.
     :param temporal_reconstruction: ``(batch, time, D_temporal)``, or ``None`` without TEMPORAL.
-    :param codes: ``(batch, n, L)`` long, static categories first, TEMPORAL last.
+    :param codes: ``(batch, n, L)`` long, static categories first, then the TEMPORAL ones.
     :param latents: one pre-quantisation ``(batch, latent_c)`` tensor per category.
     :param quantized: one straight-through quantised ``(batch, latent_c)`` tensor per category.
     :param perplexity: ``(n, L)`` batch perplexity of each codebook.

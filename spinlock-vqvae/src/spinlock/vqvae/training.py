@@ -85,7 +85,12 @@ def fit_preprocessing(
     categories = discover_categories(cleaned, cleaner.kept_names, config.categories, families=families)
     if train.temporal is None:
         return cleaner, categories, None, None
-    scaler = TemporalScaler.fit(train.temporal)
+    scaler = TemporalScaler.fit(
+        train.temporal,
+        outlier_k=config.cleaning.outlier_k,
+        power_transform=config.cleaning.power_transform == "yeo-johnson",
+        seed=config.training.seed,
+    )
     temporal_categories = discover_temporal_categories(
         scaler.transform(train.temporal), table.temporal_names, config.categories
     )
