@@ -109,6 +109,8 @@ class CleaningConfig:
         5 robust standard deviations touch about 6e-7 of Gaussian data while taming heavy tails (an
         exploding rollout's 1e30 energy); ``None`` disables capping.
     :param power_transform: ``"yeo-johnson"`` (per-column, λ fitted by maximum likelihood) or ``None``.
+        ``outlier_k`` and ``power_transform`` also apply to the TEMPORAL values
+        (:class:`~spinlock.vqvae.data.TemporalScaler`, per column with all steps pooled).
     :param normalization: ``"standard"`` (mean, standard deviation) or ``"robust"`` (median, σ̂).
     """
 
