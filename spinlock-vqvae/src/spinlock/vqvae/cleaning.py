@@ -450,7 +450,7 @@ def check_names(names: Sequence[str], n_columns: int) -> tuple[str, ...]:
     return out
 
 
-def _robust_std(
+def robust_std(
     mad: np.ndarray, iqr: np.ndarray, std: np.ndarray, magnitude: np.ndarray, tolerance: float
 ) -> np.ndarray:
     """1.4826·MAD, else IQR/1.349, else the standard deviation, whichever first exceeds the tolerance."""
@@ -524,7 +524,7 @@ def fit_cleaner(X: Any, names: Sequence[str], config: CleaningConfig | None = No
     if len(alive) == 0:
         raise ValueError(f"all {d} columns were dropped (non-finite or constant); nothing left to clean")
 
-    sigma = _robust_std(mad, iqr, std, magnitude, tolerance)
+    sigma = robust_std(mad, iqr, std, magnitude, tolerance)
     if config.outlier_k is None:
         lower, upper = np.full(len(alive), -np.inf), np.full(len(alive), np.inf)
     else:
@@ -573,7 +573,7 @@ def fit_cleaner(X: Any, names: Sequence[str], config: CleaningConfig | None = No
         centre, scale = median, sigma
     else:  # the robust statistics of the transformed values
         centre = np.median(values, axis=0)
-        scale = _robust_std(
+        scale = robust_std(
             np.median(np.abs(values - centre), axis=0),
             np.subtract(*np.quantile(values, [0.75, 0.25], axis=0)),
             values.std(axis=0),

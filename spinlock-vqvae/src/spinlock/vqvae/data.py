@@ -17,7 +17,7 @@ from typing import Any
 import attrs
 import numpy as np
 
-from spinlock.vqvae.cleaning import IQR_TO_STD, MAD_TO_STD, fit_lambdas, yeo_johnson
+from spinlock.vqvae.cleaning import fit_lambdas, robust_std, yeo_johnson
 
 #: separator between the family and the column in static feature names
 SEPARATOR = "::"
@@ -187,12 +187,10 @@ class TemporalScaler:
             if outlier_k is not None or power_transform:
                 shift = np.nan_to_num(np.nanmedian(filled, axis=0))
                 q25, q75 = np.nanpercentile(filled, [25, 75], axis=0)
-                mad = np.nanmedian(np.abs(filled - shift), axis=0) * MAD_TO_STD
-                std = np.nanstd(filled, axis=0)
-                floor = 1e-12 * (1.0 + np.abs(shift))
-                iqr = (q75 - q25) / IQR_TO_STD
-                spread = np.where(mad > floor, mad, np.where(iqr > floor, iqr, std))
-                spread = np.where(np.nan_to_num(spread) > floor, spread, 1.0)
+                mad = np.nanmedian(np.abs(filled - shift), axis=0)
+                magnitude = 1.0 + np.abs(shift)
+                spread = robust_std(mad, q75 - q25, np.nanstd(filled, axis=0), magnitude, 1e-12)
+                spread = np.where(np.nan_to_num(spread) > 1e-12 * magnitude, spread, 1.0)  # constant: keep
                 filled = (filled - shift) / spread
                 if outlier_k is not None:
                     filled = np.clip(filled, -outlier_k, outlier_k)
