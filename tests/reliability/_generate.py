@@ -128,7 +128,6 @@ _SERVER = textwrap.dedent(
             (2, request["stderr"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC),
         ):
             os.dup2(os.open(target, flags, 0o644), fd)
-        signal.signal(signal.SIGINT, signal.default_int_handler)
         if request.get("fsize") is not None:
             signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # writes past the limit fail with EFBIG
             resource.setrlimit(resource.RLIMIT_FSIZE, (request["fsize"], request["fsize"]))
@@ -137,9 +136,19 @@ _SERVER = textwrap.dedent(
         if request.get("no_room_check"):  # let HDF5 itself run into the full disk
             from spinlock.core.storage import _space
             _space.HEADROOM_BYTES = -(2**62)
+        # SIGINT stays ignored (inherited from the server) until just before the CLI runs: a Ctrl-C that
+        # landed between installing the handler and `try` used to end the child with 1 and no output
+        entered = False
         try:
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+            entered = True
             main(request["argv"])
             return 0
+        except KeyboardInterrupt:
+            if not entered:
+                return 130  # interrupted before the CLI started, as a console script would be
+            traceback.print_exc()
+            return 1
         except SystemExit as exc:
             code = exc.code
             return code if isinstance(code, int) else (0 if code is None else 1)
